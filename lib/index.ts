@@ -1,1 +1,26 @@
-export const x: number = 1;
+export { claudeStream } from './claude-stream.js';
+export { fromMessageStream } from './from-message-stream.js';
+export { fromStreamEvents } from './from-stream-events.js';
+export type { StreamEventSource } from './from-stream-events.js';
+export { textOnly } from './operators/text-only.js';
+export { thinkingOnly } from './operators/thinking-only.js';
+export { accumulateMessage } from './operators/accumulate-message.js';
+export { finalMessage } from './operators/final-message.js';
+export { toolInputs } from './operators/tool-inputs.js';
+export type { ToolInput, ToolInputBlock, ToolInputComplete, ToolInputProgress } from './operators/tool-inputs.js';
+export { tokenUsage } from './operators/token-usage.js';
+export type { TokenUsageEnd, TokenUsageOptions } from './operators/token-usage.js';
+export { retryOnRateLimit } from './operators/retry-on-rate-limit.js';
+export type { RetryInfo, RetryOnRateLimitConfig } from './operators/retry-on-rate-limit.js';
+export { timeoutBetweenChunks } from './operators/timeout-between-chunks.js';
+export type { TimeoutBetweenChunksConfig } from './operators/timeout-between-chunks.js';
+export { ChunkTimeoutError, IncompleteStreamError, ToolInputParseError } from './errors.js';
+export type { ChunkTimeoutBound, ChunkTimeoutInfo } from './errors.js';
+export { isStreamRestart } from './types.js';
+export type {
+  ClaudeRequestOptions,
+  ClaudeRxEvent,
+  ClaudeStreamEvent,
+  ClaudeStreamParams,
+  StreamRestartEvent,
+} from './types.js';

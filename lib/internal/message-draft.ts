@@ -1,0 +1,233 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ClaudeStreamEvent } from '../types.js';
+import { IncrementalJsonParser } from './incremental-json.js';
+import { mergeUsage } from './merge-usage.js';
+
+type Message = Anthropic.Messages.Message;
+type ContentBlock = Anthropic.Messages.ContentBlock;
+
+/** A content block as it is being built, plus the tool input text that has no place in the block itself. */
+interface BlockDraft {
+  /** A private, mutable copy of the block: never handed out, snapshots copy it. */
+  readonly block: Record<string, unknown> & { type: string };
+  /** Tool-use blocks: the input JSON text so far (string concatenation is O(1) amortized in V8). */
+  json?: string;
+  /** Tool-use blocks, in incremental mode: the parser fed with every fragment. */
+  parser?: IncrementalJsonParser;
+  /** Set once `content_block_stop` arrived for this block. */
+  stopped: boolean;
+}
+
+/** Which part of the draft an event changed, so that a snapshot copies only that. */
+export type DraftChange = { readonly kind: 'message' } | { readonly kind: 'block'; readonly index: number } | null;
+
+const MESSAGE_CHANGED: DraftChange = { kind: 'message' };
+
+/** Block types whose `input` arrives as `input_json_delta` fragments (as the SDK's MessageStream decides). */
+function tracksToolInput(type: string): boolean {
+  return type === 'tool_use' || type === 'server_tool_use';
+}
+
+/**
+ * The message of a stream as far as it has arrived, kept mutable and cheap to update: every event costs a
+ * switch and, for deltas, one string concatenation. Copies are made only when asked for (`snapshotBlock`,
+ * `toMessage`), which is what keeps `claudeStream` near the SDK's own cost while still able to report a partial
+ * message when the stream breaks.
+ *
+ * The rules follow the SDK's `MessageStream` accumulation, so that the final message equals its `finalMessage()`.
+ */
+export class MessageDraft {
+  private message: Message | undefined;
+  private blocks: BlockDraft[] = [];
+  private stoppedMessage = false;
+
+  /**
+   * @param incrementalToolInput feed tool input to an incremental parser as it arrives, so that every snapshot
+   *   has a best-effort `input` at no re-parse cost; without it the JSON text is only kept, and parsed once when a
+   *   copy is made.
+   */
+  constructor(private readonly incrementalToolInput = false) {}
+
+  /** `message_start` has arrived (and no `message_stop` since a restart). */
+  get started(): boolean {
+    return this.message !== undefined;
+  }
+
+  /** `message_stop` has arrived for the current message. */
+  get stopped(): boolean {
+    return this.stoppedMessage;
+  }
+
+  /** Forgets the current message (a retry starts the stream again). */
+  reset(): void {
+    this.message = undefined;
+    this.blocks = [];
+    this.stoppedMessage = false;
+  }
+
+  /** Applies one stream event; says what changed (`null` when nothing did, e.g. an event before `message_start`). */
+  apply(event: ClaudeStreamEvent): DraftChange {
+    if (event.type === 'message_start') {
+      this.message = { ...event.message, content: [], usage: { ...event.message.usage } };
+      this.blocks = [];
+      this.stoppedMessage = false;
+      return MESSAGE_CHANGED;
+    }
+    const message = this.message;
+    if (!message) return null;
+    switch (event.type) {
+      case 'message_stop':
+        this.stoppedMessage = true;
+        return MESSAGE_CHANGED;
+      case 'message_delta':
+        applyMessageDelta(message, event);
+        return MESSAGE_CHANGED;
+      case 'content_block_start':
+        this.blocks[event.index] = {
+          block: { ...(event.content_block as unknown as BlockDraft['block']) },
+          stopped: false,
+        };
+        return { kind: 'block', index: event.index };
+      case 'content_block_delta':
+        return this.applyDelta(event) ? { kind: 'block', index: event.index } : null;
+      case 'content_block_stop': {
+        const draft = this.blocks[event.index];
+        if (!draft) return null;
+        draft.stopped = true;
+        return { kind: 'block', index: event.index };
+      }
+      default: {
+        // The API adds event types over time: an unknown one changes nothing here and is still forwarded.
+        const unknown: never = event;
+        void unknown;
+        return null;
+      }
+    }
+  }
+
+  private applyDelta(event: Anthropic.Messages.RawContentBlockDeltaEvent): boolean {
+    const draft = this.blocks[event.index];
+    if (!draft) return false;
+    const block = draft.block;
+    const delta = event.delta;
+    switch (delta.type) {
+      case 'text_delta':
+        if (block.type !== 'text') return false;
+        block.text = (block.text as string) + delta.text;
+        return true;
+      case 'citations_delta':
+        if (block.type !== 'text') return false;
+        block.citations = [...((block.citations as unknown[] | null | undefined) ?? []), delta.citation];
+        return true;
+      case 'thinking_delta':
+        if (block.type !== 'thinking') return false;
+        block.thinking = (block.thinking as string) + delta.thinking;
+        return true;
+      case 'signature_delta':
+        if (block.type !== 'thinking') return false;
+        block.signature = delta.signature;
+        return true;
+      case 'input_json_delta':
+        if (!tracksToolInput(block.type)) return false;
+        draft.json = (draft.json ?? '') + delta.partial_json;
+        if (this.incrementalToolInput) {
+          draft.parser ??= new IncrementalJsonParser();
+          try {
+            draft.parser.push(delta.partial_json);
+          } catch {
+            // Malformed input: the text is still kept; the best-effort input stays what it was.
+          }
+        }
+        return true;
+      default: {
+        const unknown: never = delta;
+        void unknown;
+        return false;
+      }
+    }
+  }
+
+  /** The number of content blocks so far. */
+  get blockCount(): number {
+    return this.blocks.length;
+  }
+
+  /** A frozen copy of one block, as it stands now (tool input parsed best-effort while the block is open). */
+  snapshotBlock(index: number): ContentBlock | undefined {
+    const draft = this.blocks[index];
+    return draft ? freezeBlock(this.copyBlock(draft)) : undefined;
+  }
+
+  /** A frozen copy of the message fields, with the given content. */
+  snapshotMessage(content: readonly ContentBlock[]): Message | undefined {
+    const message = this.message;
+    if (!message) return undefined;
+    return Object.freeze({
+      ...message,
+      content: Object.freeze(content) as ContentBlock[],
+      usage: Object.freeze({ ...message.usage }),
+    });
+  }
+
+  /**
+   * A plain copy of the whole message. With `resendable`, what could not be sent back as an assistant turn is
+   * left out: a thinking block whose signature never came, and text blocks still empty.
+   */
+  toMessage(options: { resendable?: boolean } = {}): Message | undefined {
+    const message = this.message;
+    if (!message) return undefined;
+    const content: ContentBlock[] = [];
+    for (const draft of this.blocks) {
+      if (!draft) continue;
+      if (options.resendable && !isResendable(draft)) continue;
+      content.push(this.copyBlock(draft));
+    }
+    return { ...message, content, usage: { ...message.usage } };
+  }
+
+  private copyBlock(draft: BlockDraft): ContentBlock {
+    const block = { ...draft.block };
+    if (Array.isArray(block.citations)) block.citations = block.citations.slice();
+    if (tracksToolInput(block.type)) block.input = toolInput(draft);
+    return block as unknown as ContentBlock;
+  }
+}
+
+function isResendable(draft: BlockDraft): boolean {
+  const block = draft.block;
+  if (block.type === 'thinking') return draft.stopped && typeof block.signature === 'string' && block.signature !== '';
+  if (block.type === 'text') return block.text !== '';
+  return true;
+}
+
+/** The input of a tool-use block: parsed once the block is complete, best-effort while it streams. */
+function toolInput(draft: BlockDraft): unknown {
+  if (draft.json === undefined) return draft.block.input;
+  let parser = draft.parser;
+  if (!parser) {
+    // Kept-text mode: parse the whole text once, now that a copy is asked for.
+    parser = new IncrementalJsonParser();
+    try {
+      parser.push(draft.json);
+    } catch {
+      // Malformed: fall through to the best effort of what parsed.
+    }
+    if (draft.stopped) draft.parser = parser;
+  }
+  if (draft.stopped && parser.complete) return parser.finish();
+  return parser.snapshot();
+}
+
+function freezeBlock(block: ContentBlock): ContentBlock {
+  const record = block as unknown as Record<string, unknown>;
+  if (Array.isArray(record.citations)) Object.freeze(record.citations);
+  return Object.freeze(block);
+}
+
+function applyMessageDelta(message: Message, event: Anthropic.Messages.RawMessageDeltaEvent): void {
+  message.stop_reason = event.delta.stop_reason;
+  message.stop_sequence = event.delta.stop_sequence;
+  message.stop_details = event.delta.stop_details;
+  if (event.delta.container != null) message.container = event.delta.container;
+  mergeUsage(message.usage, event.usage);
+}

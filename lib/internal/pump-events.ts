@@ -1,0 +1,49 @@
+import { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import type { Subscriber } from 'rxjs';
+import { IncompleteStreamError } from '../errors.js';
+import type { ClaudeStreamEvent } from '../types.js';
+import { MessageDraft } from './message-draft.js';
+
+/**
+ * Delivers the events of `open()`'s iterable to `subscriber`, and decides how the stream ended.
+ *
+ * - The subscriber unsubscribed (it aborted the request itself): nothing more is delivered, not even an error.
+ * - `message_stop` came and the source ended: `complete`.
+ * - The source ended without `message_stop`, or failed after `message_start` with anything but an API error
+ *   (a connection lost mid-body, an abort by the caller's signal): `IncompleteStreamError` with the partial message.
+ * - Any other failure: the original error, unchanged (`instanceof Anthropic.RateLimitError` keeps working).
+ *
+ * The per-event work is one `MessageDraft.apply` (a switch and a string concatenation): the partial message is
+ * only built when it is needed.
+ */
+export async function pumpEvents(
+  subscriber: Subscriber<ClaudeStreamEvent>,
+  open: () => Promise<AsyncIterable<ClaudeStreamEvent>>,
+  abortedByCaller: () => boolean = () => false,
+): Promise<void> {
+  const draft = new MessageDraft();
+  try {
+    const events = await open();
+    for await (const event of events) {
+      if (subscriber.closed) return;
+      draft.apply(event);
+      subscriber.next(event);
+    }
+    if (subscriber.closed) return;
+    if (draft.stopped) {
+      subscriber.complete();
+      return;
+    }
+    // The SDK ends its iterator silently when its request is aborted: a caller's abort is a failure all the same.
+    const cause = abortedByCaller() ? new APIUserAbortError() : undefined;
+    subscriber.error(
+      draft.started || !cause ? new IncompleteStreamError(draft.toMessage({ resendable: true }), { cause }) : cause,
+    );
+  } catch (error) {
+    if (subscriber.closed) return;
+    const brokenMidStream = draft.started && !draft.stopped && (!(error instanceof APIError) || error instanceof APIUserAbortError);
+    subscriber.error(
+      brokenMidStream ? new IncompleteStreamError(draft.toMessage({ resendable: true }), { cause: error }) : error,
+    );
+  }
+}

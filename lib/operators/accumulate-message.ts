@@ -1,0 +1,69 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { MessageDraft } from '../internal/message-draft.js';
+import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
+
+type Message = Anthropic.Messages.Message;
+type ContentBlock = Anthropic.Messages.ContentBlock;
+
+/**
+ * Builds the message as it streams: after each event, an immutable (frozen) snapshot of the whole `Message`.
+ *
+ * The last snapshot equals the SDK's `MessageStream.finalMessage()` for the same stream, for every block kind:
+ * text with citations, thinking with its signature, redacted thinking, tool use and server tool use with their
+ * parsed `input`, server tool results; `stop_reason`, `stop_sequence`, `usage` and `container`. While a tool's
+ * input streams, its `input` is the best-effort parse of the JSON so far (incomplete trailing values left out).
+ *
+ * Cost is linear in the stream: a snapshot copies only the block that changed, and tool input is parsed
+ * incrementally, never re-parsed per delta. Unchanged blocks are shared between snapshots.
+ *
+ * - next: one snapshot per event from `message_start` on (events before it are skipped); a second
+ *   `message_start` starts a new message; a `stream_restart` marker (from `retryOnRateLimit`) drops the message
+ *   being built and waits for the next `message_start`;
+ * - error, complete: the source's; unsubscribe: unsubscribes the source and drops the message.
+ *
+ * @returns An operator from stream events to message snapshots.
+ *
+ * @example
+ * ```ts
+ * import { claudeStream, accumulateMessage } from 'claude-rx';
+ *
+ * claudeStream(client, params)
+ *   .pipe(accumulateMessage())
+ *   .subscribe((message) => render(message.content));
+ * ```
+ */
+export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
+  return (source) =>
+    new Observable<Message>((subscriber) => {
+      const draft = new MessageDraft(true);
+      let content: readonly ContentBlock[] = [];
+      let snapshot: Message | undefined;
+      const subscription = source.subscribe({
+        next(event) {
+          if (isStreamRestart(event)) {
+            draft.reset();
+            snapshot = undefined;
+            return;
+          }
+          const change = draft.apply(event);
+          if (event.type === 'message_start') content = [];
+          if (change?.kind === 'block') {
+            const next = content.slice();
+            next[change.index] = draft.snapshotBlock(change.index)!;
+            content = next;
+          }
+          if (change) snapshot = draft.snapshotMessage(content);
+          if (snapshot) subscriber.next(snapshot);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        subscription.unsubscribe();
+        // Drop the large strings the draft holds as soon as nobody listens.
+        draft.reset();
+        snapshot = undefined;
+      };
+    });
+}

@@ -1,0 +1,53 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { IncompleteStreamError } from '../errors.js';
+import { MessageDraft } from '../internal/message-draft.js';
+import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
+
+/**
+ * Waits for the end of the stream and emits the complete message once, like the SDK's `finalMessage()`.
+ *
+ * - next: the `Message` (equal to the SDK's `finalMessage()` for the same stream), once, when the source completes;
+ * - error: `IncompleteStreamError` with `.partial` if the source completed without `message_stop`; the source's
+ *   error otherwise (an `IncompleteStreamError` from `claudeStream` passes through unchanged);
+ * - unsubscribe: unsubscribes the source (which aborts the request) and drops what was gathered.
+ *
+ * The partial message is safe to send back as an assistant turn: a thinking block whose signature never came and
+ * empty text blocks are left out. Cost per event is a string concatenation; tool input is parsed once, at the end.
+ *
+ * @returns An operator from stream events to one final message.
+ *
+ * @example
+ * ```ts
+ * import { firstValueFrom } from 'rxjs';
+ * import { claudeStream, finalMessage } from 'claude-rx';
+ *
+ * const message = await firstValueFrom(claudeStream(client, params).pipe(finalMessage()));
+ * console.log(message.usage.output_tokens, message.stop_reason);
+ * ```
+ */
+export function finalMessage(): OperatorFunction<ClaudeRxEvent, Anthropic.Messages.Message> {
+  return (source) =>
+    new Observable<Anthropic.Messages.Message>((subscriber) => {
+      const draft = new MessageDraft();
+      const subscription = source.subscribe({
+        next(event) {
+          if (isStreamRestart(event)) draft.reset();
+          else draft.apply(event);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete() {
+          if (draft.stopped) {
+            subscriber.next(draft.toMessage()!);
+            subscriber.complete();
+          } else {
+            subscriber.error(new IncompleteStreamError(draft.toMessage({ resendable: true })));
+          }
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        draft.reset();
+      };
+    });
+}

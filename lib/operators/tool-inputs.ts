@@ -1,0 +1,127 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { ToolInputParseError } from '../errors.js';
+import { IncrementalJsonParser } from '../internal/incremental-json.js';
+import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
+
+/** The tool-use block a `ToolInput` belongs to. */
+export interface ToolInputBlock {
+  /** The content block index. */
+  readonly index: number;
+  /** The tool-use id (`toolu_...`, or `srvtoolu_...` for a server tool). */
+  readonly id: string;
+  /** The tool's name. */
+  readonly name: string;
+  /** `tool_use` for your tools, `server_tool_use` for tools the API runs (web search...). */
+  readonly blockType: 'tool_use' | 'server_tool_use';
+}
+
+/** A tool's input while it streams. */
+export interface ToolInputProgress extends ToolInputBlock {
+  readonly done: false;
+  /** The raw JSON text so far. */
+  readonly json: string;
+  /**
+   * The best-effort value of the JSON so far: complete values, plus a string still arriving as far as it came
+   * (keys and numbers still arriving are left out). A fresh value each time, never changed afterwards.
+   */
+  readonly partial: unknown;
+}
+
+/** A tool's input once its block has ended. */
+export interface ToolInputComplete extends ToolInputBlock {
+  readonly done: true;
+  /** The whole JSON text. */
+  readonly json: string;
+  /** The parsed input (`{}` when the tool takes no input). */
+  readonly input: unknown;
+}
+
+/** What `toolInputs` emits: progress while a tool's input streams, then the complete input. */
+export type ToolInput = ToolInputProgress | ToolInputComplete;
+
+/**
+ * Follows each tool call's input as it streams.
+ *
+ * Each `input_json_delta` fragment is parsed once, incrementally, so the cost is linear in the size of the input
+ * however small the fragments are.
+ *
+ * - next: a `ToolInputProgress` (`done: false`) per `input_json_delta` with the JSON so far and a best-effort
+ *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input.
+ *   Both `tool_use` and `server_tool_use` blocks are followed;
+ * - error: `ToolInputParseError` naming the block (index, id, tool name) at the first character that cannot be
+ *   JSON, or when a block ends with its JSON incomplete; otherwise the source's error;
+ * - complete: the source's; unsubscribe: unsubscribes the source and drops the buffers.
+ *
+ * @returns An operator from stream events to tool input progress.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import { claudeStream, toolInputs } from 'claude-rx';
+ *
+ * claudeStream(client, { model, max_tokens: 4096, tools, messages })
+ *   .pipe(toolInputs())
+ *   .subscribe((input) => {
+ *     if (input.done) runTool(input.name, input.input);
+ *     else preview(input.name, input.partial);
+ *   });
+ * ```
+ */
+export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
+  return (source) =>
+    new Observable<ToolInput>((subscriber) => {
+      let open = new Map<number, { block: ToolInputBlock; parser: IncrementalJsonParser }>();
+      const fail = (entry: { block: ToolInputBlock; parser: IncrementalJsonParser }, cause?: unknown) => {
+        const { index, id, name } = entry.block;
+        subscriber.error(new ToolInputParseError(index, id, name, entry.parser.text, { cause }));
+      };
+      const subscription = source.subscribe({
+        next(event) {
+          if (isStreamRestart(event) || event.type === 'message_start') {
+            open = new Map();
+            return;
+          }
+          if (event.type === 'content_block_start') {
+            const block = event.content_block;
+            if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+              const info = { index: event.index, id: block.id, name: block.name, blockType: block.type } as const;
+              open.set(event.index, { block: info, parser: new IncrementalJsonParser() });
+            }
+          } else if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') {
+            const entry = open.get(event.index);
+            if (!entry) return;
+            try {
+              entry.parser.push(event.delta.partial_json);
+            } catch (error) {
+              fail(entry, error);
+              return;
+            }
+            subscriber.next({
+              ...entry.block,
+              done: false,
+              json: entry.parser.text,
+              partial: entry.parser.snapshot({ partialStrings: true }),
+            });
+          } else if (event.type === 'content_block_stop') {
+            const entry = open.get(event.index);
+            if (!entry) return;
+            open.delete(event.index);
+            let input: unknown;
+            try {
+              input = entry.parser.finish();
+            } catch (error) {
+              fail(entry, error);
+              return;
+            }
+            subscriber.next({ ...entry.block, done: true, json: entry.parser.text, input });
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        subscription.unsubscribe();
+        open = new Map();
+      };
+    });
+}
