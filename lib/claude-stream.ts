@@ -33,7 +33,7 @@ import type { ClaudeRequestOptions, ClaudeStreamEvent, ClaudeStreamParams } from
  *
  * const client = new Anthropic();
  * claudeStream(client, {
- *   model: 'claude-sonnet-4-5',
+ *   model: 'claude-sonnet-5-5',
  *   max_tokens: 1024,
  *   messages: [{ role: 'user', content: 'Tell me a story' }],
  * })

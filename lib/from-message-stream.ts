@@ -21,7 +21,7 @@ import type { ClaudeStreamEvent } from './types.js';
  * import { fromMessageStream, textOnly } from 'claude-rx';
  *
  * const client = new Anthropic();
- * const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 256, messages });
+ * const stream = client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 256, messages });
  * fromMessageStream(stream).pipe(textOnly()).subscribe((text) => process.stdout.write(text));
  * ```
  */

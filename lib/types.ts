@@ -20,7 +20,7 @@ export type ClaudeStreamEvent = Anthropic.Messages.RawMessageStreamEvent;
  * ```ts
  * import type { ClaudeStreamParams } from 'claude-rx';
  * const params: ClaudeStreamParams = {
- *   model: 'claude-sonnet-4-5',
+ *   model: 'claude-sonnet-5-5',
  *   max_tokens: 1024,
  *   messages: [{ role: 'user', content: 'Hello' }],
  * };

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  });
 
 // Uses each entry point once: a fake server (testing), a stream through an operator (core), the Nest module (nest).
 const usage = (load: string) => `
@@ -43,9 +48,13 @@ describe('the packed package', () => {
     const files = packed[0]!.files.map((f) => f.path);
     expect(files.some((f) => f.startsWith('dist/esm/lib/'))).toBe(true);
     expect(files.some((f) => f.startsWith('dist/cjs/lib/'))).toBe(true);
-    expect(files.some((f) => f.startsWith('spec/') || f.startsWith('samples/') || f.startsWith('dist/samples'))).toBe(false);
+    expect(files.some((f) => f.startsWith('spec/') || f.startsWith('samples/') || f.startsWith('dist/samples'))).toBe(
+      false,
+    );
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
     const peers = ['@anthropic-ai/sdk', 'rxjs', '@nestjs/common', '@nestjs/core', 'reflect-metadata'].map(
       (name) => `${name}@${pkg.devDependencies[name]}`,
     );
@@ -64,7 +73,11 @@ import * as nest from 'claude-rx/nest';
 import * as testing from 'claude-rx/testing';`),
     );
     const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual({ text: 'Hello from the tarball', module: 'ClaudeStreamModule', service: 'function' });
+    expect(JSON.parse(out)).toEqual({
+      text: 'Hello from the tarball',
+      module: 'ClaudeStreamModule',
+      service: 'function',
+    });
   });
 
   it('works through require (CommonJS)', () => {
@@ -77,7 +90,11 @@ const nest = require('claude-rx/nest');
 const testing = require('claude-rx/testing');`)}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
     const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual({ text: 'Hello from the tarball', module: 'ClaudeStreamModule', service: 'function' });
+    expect(JSON.parse(out)).toEqual({
+      text: 'Hello from the tarball',
+      module: 'ClaudeStreamModule',
+      service: 'function',
+    });
   });
 
   it('ships types for every entry, types first in the exports map', () => {

@@ -409,8 +409,9 @@ export class IncrementalJsonParser {
         }
         case NUMBER: {
           const start = i;
-          let next = 0;
-          while (i < n && (next = numberStep(this.numberState, s.charCodeAt(i))) >= 0) {
+          while (i < n) {
+            const next = numberStep(this.numberState, s.charCodeAt(i));
+            if (next < 0) break;
             this.numberState = next;
             i++;
           }

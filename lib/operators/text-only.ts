@@ -20,7 +20,7 @@ function isTextDelta(event: ClaudeRxEvent): event is TextDeltaEvent {
  * ```ts
  * import { claudeStream, textOnly } from 'claude-rx';
  *
- * claudeStream(client, { model: 'claude-sonnet-4-5', max_tokens: 512, messages })
+ * claudeStream(client, { model: 'claude-sonnet-5-5', max_tokens: 512, messages })
  *   .pipe(textOnly())
  *   .subscribe((text) => process.stdout.write(text));
  * ```

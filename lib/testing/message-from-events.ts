@@ -26,16 +26,16 @@ export function messageFromEvents(events: readonly FakeStreamEvent[]): Json | un
         const block = content[index];
         const delta = event['delta'] as Json;
         if (!block) break;
-        if (delta['type'] === 'text_delta') block['text'] = `${String(block['text'] ?? '')}${String(delta['text'])}`;
+        if (delta['type'] === 'text_delta') block['text'] = str(block['text']) + str(delta['text']);
         if (delta['type'] === 'thinking_delta') {
-          block['thinking'] = `${String(block['thinking'] ?? '')}${String(delta['thinking'])}`;
+          block['thinking'] = str(block['thinking']) + str(delta['thinking']);
         }
         if (delta['type'] === 'signature_delta') block['signature'] = delta['signature'];
         if (delta['type'] === 'citations_delta') {
           block['citations'] = [...((block['citations'] as unknown[] | null | undefined) ?? []), delta['citation']];
         }
         if (delta['type'] === 'input_json_delta') {
-          toolJson.set(index, `${toolJson.get(index) ?? ''}${String(delta['partial_json'])}`);
+          toolJson.set(index, (toolJson.get(index) ?? '') + str(delta['partial_json']));
         }
         break;
       }
@@ -63,6 +63,10 @@ export function messageFromEvents(events: readonly FakeStreamEvent[]): Json | un
   }
   if (message) message['content'] = content.filter((block) => block !== undefined);
   return message;
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }
 
 function parseOr(json: string, fallback: unknown): unknown {

@@ -54,7 +54,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** The request body most tests send. */
 export const PARAMS = {
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-5-5',
   max_tokens: 256,
   messages: [{ role: 'user' as const, content: 'Hello' }],
 };

@@ -1,0 +1,61 @@
+import * as core from 'claude-rx';
+import * as testing from 'claude-rx/testing';
+
+// The public surface, on purpose: a new or removed export must show up here (and in the README's table).
+describe('the claude-rx barrel', () => {
+  it('exports exactly the public API', () => {
+    expect(Object.keys(core).sort()).toEqual(
+      [
+        'ChunkTimeoutError',
+        'IncompleteStreamError',
+        'ToolInputParseError',
+        'accumulateMessage',
+        'claudeStream',
+        'finalMessage',
+        'fromMessageStream',
+        'fromStreamEvents',
+        'isStreamRestart',
+        'retryOnRateLimit',
+        'textOnly',
+        'thinkingOnly',
+        'timeoutBetweenChunks',
+        'tokenUsage',
+        'toolInputs',
+      ].sort(),
+    );
+  });
+
+  it('exports error classes with their names', () => {
+    expect(new core.IncompleteStreamError(undefined).name).toBe('IncompleteStreamError');
+    expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 }).name).toBe('ChunkTimeoutError');
+    expect(new core.ToolInputParseError(1, 'toolu_1', 'get_weather', '{').name).toBe('ToolInputParseError');
+    expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 })).toBeInstanceOf(Error);
+  });
+});
+
+describe('the claude-rx/testing barrel', () => {
+  it('exports exactly the testing kit', () => {
+    expect(Object.keys(testing).sort()).toEqual(
+      [
+        'FakeClaudeServer',
+        'errorReply',
+        'messageEvents',
+        'recordedFile',
+        'recordedReply',
+        'redactedThinking',
+        'resetBeforeHeaders',
+        'serverToolUse',
+        'sseFrame',
+        'stallBeforeHeaders',
+        'streamReply',
+        'text',
+        'textMessage',
+        'thinking',
+        'thinkingMessage',
+        'toolUse',
+        'toolUseMessage',
+        'webSearchToolResult',
+      ].sort(),
+    );
+  });
+});
