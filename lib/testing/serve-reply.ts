@@ -26,6 +26,8 @@ export interface Exchange {
 
 /** Answers one request with a reply; resolves when done writing (a stalled reply resolves at once). */
 export async function serveReply(reply: FakeReply, exchange: Exchange): Promise<void> {
+  // A respondWith handler may take a while; the client or close() may have ended the exchange meanwhile.
+  if (exchange.signal.aborted) return;
   switch (reply.kind) {
     case 'stream':
       return exchange.streaming ? serveStream(reply, exchange) : serveStreamAsJson(reply, exchange);

@@ -21,18 +21,22 @@ describe('FakeClaudeServer', () => {
 
   it('records method, path, headers and the parsed body of each request', async () => {
     await client.messages.create({ ...params, stream: true }, { headers: { 'x-trace': 'abc' } });
-    await client.messages.create({ ...params, stream: true, temperature: 0 });
+    await client.messages.create({ ...params, stream: true, stop_sequences: ['END'] });
 
     const [first, second] = server.requests;
     expect(server.requests).toHaveLength(2);
     expect(first).toMatchObject({ index: 0, method: 'POST', path: '/v1/messages' });
     // SDK 1.x sends the API key as a bearer token, not as `x-api-key`.
-    expect(first!.headers).toMatchObject({ authorization: 'Bearer k', 'content-type': 'application/json', 'x-trace': 'abc' });
+    expect(first!.headers).toMatchObject({
+      authorization: 'Bearer k',
+      'content-type': 'application/json',
+      'x-trace': 'abc',
+    });
     expect(first!.headers['anthropic-version']).toEqual(expect.any(String));
     expect(first!.body).toEqual({ ...params, stream: true });
     expect(JSON.parse(first!.rawBody)).toEqual(first!.body);
     expect(first!.receivedAt).toBeLessThanOrEqual(second!.receivedAt);
-    expect(second).toMatchObject({ index: 1, body: { temperature: 0 } });
+    expect(second).toMatchObject({ index: 1, body: { stop_sequences: ['END'] } });
     expect(server.lastRequest).toBe(second);
   });
 
