@@ -33,6 +33,40 @@ const dynamicModule = nest.ClaudeStreamModule.forRoot({ client, defaults: { mode
 console.log(JSON.stringify({ text: chunks.join(''), module: dynamicModule.module.name, service: typeof nest.ClaudeStreamService }));
 `;
 
+// A small NestJS app written in plain JavaScript (decorators applied by hand), serving one SSE endpoint through
+// ClaudeStreamService.sse() with the fake Claude server upstream. `load` brings in the modules for the module system.
+const nestApp = (load: string) => `
+${load}
+class ChatController {
+  constructor(claude) { this.claude = claude; }
+  stream(q) { return this.claude.sse({ messages: [{ role: 'user', content: q }] }); }
+}
+common.Inject(nest.ClaudeStreamService)(ChatController, undefined, 0);
+common.Query('q')(ChatController.prototype, 'stream', 0);
+common.Sse('stream')(ChatController.prototype, 'stream', Object.getOwnPropertyDescriptor(ChatController.prototype, 'stream'));
+common.Controller('chat')(ChatController);
+
+const server = await testing.FakeClaudeServer.start();
+server.enqueue(testing.streamReply(testing.textMessage('Hello from Nest')));
+const client = new Anthropic({ apiKey: 'k', baseURL: server.url, maxRetries: 0 });
+class AppModule {}
+common.Module({
+  imports: [nest.ClaudeStreamModule.forRoot({ client, defaults: { model: 'm', max_tokens: 64 } })],
+  controllers: [ChatController],
+})(AppModule);
+
+const app = await core.NestFactory.create(AppModule, { logger: false, forceCloseConnections: true });
+await app.listen(0, '127.0.0.1');
+const response = await fetch(\`http://127.0.0.1:\${app.getHttpServer().address().port}/chat/stream?q=hi\`);
+const body = await response.text();
+await app.close();
+await server.close();
+const text = [...body.matchAll(/"text":"([^"]*)"/g)].map((m) => m[1]).join('');
+console.log(JSON.stringify({ status: response.status, type: response.headers.get('content-type'), text, done: /event: done/.test(body) }));
+`;
+
+const expectedApp = { status: 200, type: 'text/event-stream', text: 'Hello from Nest', done: true };
+
 describe('the packed package', () => {
   let project: string;
   let tarball: string;
@@ -55,9 +89,14 @@ describe('the packed package', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       devDependencies: Record<string, string>;
     };
-    const peers = ['@anthropic-ai/sdk', 'rxjs', '@nestjs/common', '@nestjs/core', 'reflect-metadata'].map(
-      (name) => `${name}@${pkg.devDependencies[name]}`,
-    );
+    const peers = [
+      '@anthropic-ai/sdk',
+      'rxjs',
+      '@nestjs/common',
+      '@nestjs/core',
+      '@nestjs/platform-express',
+      'reflect-metadata',
+    ].map((name) => `${name}@${pkg.devDependencies[name]}`);
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...peers], project);
   }, 240_000);
 
@@ -96,6 +135,65 @@ const testing = require('claude-rx/testing');`)}})().catch((e) => { console.erro
       service: 'function',
     });
   });
+
+  it('serves SSE in a NestJS 12 app (ESM)', () => {
+    const file = join(project, 'nest-app.mjs');
+    writeFileSync(
+      file,
+      nestApp(`import 'reflect-metadata';
+import Anthropic from '@anthropic-ai/sdk';
+import * as common from '@nestjs/common';
+import * as core from '@nestjs/core';
+import * as nest from 'claude-rx/nest';
+import * as testing from 'claude-rx/testing';`),
+    );
+    const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual(expectedApp);
+  });
+
+  it('serves SSE in a NestJS 11 app (CommonJS)', () => {
+    const cjsProject = join(project, 'nest11');
+    execFileSync('mkdir', ['-p', cjsProject]);
+    writeFileSync(
+      join(cjsProject, 'package.json'),
+      JSON.stringify({ name: 'nest11-consumer', private: true, version: '1.0.0', type: 'commonjs' }),
+    );
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    npm(
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        tarball,
+        '@nestjs/common@^11',
+        '@nestjs/core@^11',
+        '@nestjs/platform-express@^11',
+        'reflect-metadata',
+        `rxjs@${pkg.devDependencies.rxjs}`,
+        `@anthropic-ai/sdk@${pkg.devDependencies['@anthropic-ai/sdk']}`,
+      ],
+      cjsProject,
+    );
+    const installed = JSON.parse(readFileSync(join(cjsProject, 'node_modules/@nestjs/core/package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(installed.version).toMatch(/^11\./);
+    const file = join(cjsProject, 'nest-app.cjs');
+    writeFileSync(
+      file,
+      `(async () => {${nestApp(`require('reflect-metadata');
+const Anthropic = require('@anthropic-ai/sdk').default;
+const common = require('@nestjs/common');
+const core = require('@nestjs/core');
+const nest = require('claude-rx/nest');
+const testing = require('claude-rx/testing');`)}})().catch((e) => { console.error(e); process.exit(1); });`,
+    );
+    const out = execFileSync(process.execPath, [file], { cwd: cjsProject, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual(expectedApp);
+  }, 240_000);
 
   it('ships types for every entry, types first in the exports map', () => {
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/claude-rx/package.json'), 'utf8')) as {
