@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ClaudeStreamEvent } from '../types.js';
+import { deepFrozenCopy } from './deep-frozen-copy.js';
 import { IncrementalJsonParser } from './incremental-json.js';
 import { mergeUsage } from './merge-usage.js';
 
@@ -40,6 +41,8 @@ export class MessageDraft {
   private message: Message | undefined;
   private blocks: BlockDraft[] = [];
   private stoppedMessage = false;
+  /** The frozen usage the last snapshot shared, until a message event changes it. */
+  private frozenUsage: Anthropic.Messages.Usage | undefined;
 
   /**
    * @param incrementalToolInput feed tool input to an incremental parser as it arrives, so that every snapshot
@@ -68,7 +71,8 @@ export class MessageDraft {
   /** Applies one stream event; says what changed (`null` when nothing did, e.g. an event before `message_start`). */
   apply(event: ClaudeStreamEvent): DraftChange {
     if (event.type === 'message_start') {
-      this.message = { ...event.message, content: [], usage: { ...event.message.usage } };
+      this.message = { ...deepFrozenCopy(event.message), content: [], usage: { ...deepFrozenCopy(event.message.usage) } };
+      this.frozenUsage = undefined;
       this.blocks = [];
       this.stoppedMessage = false;
       return MESSAGE_CHANGED;
@@ -80,11 +84,14 @@ export class MessageDraft {
         this.stoppedMessage = true;
         return MESSAGE_CHANGED;
       case 'message_delta':
-        applyMessageDelta(message, event);
+        applyMessageDelta(message, deepFrozenCopy(event));
+        this.frozenUsage = undefined;
         return MESSAGE_CHANGED;
       case 'content_block_start':
+        // Nested values (citations, search results, a tool's starting input) are frozen copies shared by every
+        // snapshot; the block object itself stays private and mutable.
         this.blocks[event.index] = {
-          block: { ...(event.content_block as unknown as BlockDraft['block']) },
+          block: { ...deepFrozenCopy(event.content_block as unknown as BlockDraft['block']) },
           stopped: false,
         };
         return { kind: 'block', index: event.index };
@@ -117,7 +124,10 @@ export class MessageDraft {
         return true;
       case 'citations_delta':
         if (block.type !== 'text') return false;
-        block.citations = [...((block.citations as unknown[] | null | undefined) ?? []), delta.citation];
+        block.citations = Object.freeze([
+          ...((block.citations as unknown[] | null | undefined) ?? []),
+          deepFrozenCopy(delta.citation),
+        ]);
         return true;
       case 'thinking_delta':
         if (block.type !== 'thinking') return false;
@@ -152,21 +162,28 @@ export class MessageDraft {
     return this.blocks.length;
   }
 
-  /** A frozen copy of one block, as it stands now (tool input parsed best-effort while the block is open). */
+  /**
+   * A frozen copy of one block, as it stands now. Its nested values are shared, already frozen. A tool input still
+   * streaming is computed on first read (a best-effort parse of the JSON so far, incomplete trailing values left out,
+   * as the SDK does), so that following a tool call costs nothing per delta unless someone looks.
+   */
   snapshotBlock(index: number): ContentBlock | undefined {
     const draft = this.blocks[index];
-    return draft ? freezeBlock(this.copyBlock(draft)) : undefined;
+    if (!draft) return undefined;
+    const block: Record<string, unknown> = { ...draft.block };
+    if (draft.json !== undefined) {
+      if (draft.stopped || !draft.parser) block.input = toolInput(draft);
+      else defineLazyInput(block, draft.parser);
+    }
+    return Object.freeze(block) as unknown as ContentBlock;
   }
 
-  /** A frozen copy of the message fields, with the given content. */
-  snapshotMessage(content: readonly ContentBlock[]): Message | undefined {
+  /** A frozen copy of the message fields, with the given content (frozen by this call). */
+  snapshotMessage(content: ContentBlock[]): Message | undefined {
     const message = this.message;
     if (!message) return undefined;
-    return Object.freeze({
-      ...message,
-      content: Object.freeze(content) as ContentBlock[],
-      usage: Object.freeze({ ...message.usage }),
-    });
+    this.frozenUsage ??= Object.freeze({ ...message.usage });
+    return Object.freeze({ ...message, content: Object.freeze(content) as ContentBlock[], usage: this.frozenUsage });
   }
 
   /**
@@ -187,8 +204,7 @@ export class MessageDraft {
 
   private copyBlock(draft: BlockDraft): ContentBlock {
     const block = { ...draft.block };
-    if (Array.isArray(block.citations)) block.citations = block.citations.slice();
-    if (tracksToolInput(block.type)) block.input = toolInput(draft);
+    if (draft.json !== undefined) block.input = toolInput(draft);
     return block as unknown as ContentBlock;
   }
 }
@@ -203,25 +219,49 @@ function isResendable(draft: BlockDraft): boolean {
 /** The input of a tool-use block: parsed once the block is complete, best-effort while it streams. */
 function toolInput(draft: BlockDraft): unknown {
   if (draft.json === undefined) return draft.block.input;
-  let parser = draft.parser;
-  if (!parser) {
-    // Kept-text mode: parse the whole text once, now that a copy is asked for.
-    parser = new IncrementalJsonParser();
-    try {
-      parser.push(draft.json);
-    } catch {
-      // Malformed: fall through to the best effort of what parsed.
-    }
-    if (draft.stopped) draft.parser = parser;
-  }
+  // Kept-text mode parses the whole text once, when a copy is first asked for.
+  const parser = draft.parser ?? replay(draft.json);
+  if (draft.stopped) draft.parser = parser;
   if (draft.stopped && parser.complete) return parser.finish();
-  return parser.snapshot();
+  return bestEffort(parser);
 }
 
-function freezeBlock(block: ContentBlock): ContentBlock {
-  const record = block as unknown as Record<string, unknown>;
-  if (Array.isArray(record.citations)) Object.freeze(record.citations);
-  return Object.freeze(block);
+const EMPTY_INPUT = Object.freeze({});
+
+/**
+ * Defines `input` as an enumerable, memoized getter that reads the parser as it stands now. Read at once (the usual
+ * case: a subscriber looking at the latest snapshot), it is the parser's own memoized snapshot; read later, after more
+ * input arrived, the prefix this snapshot stood for is parsed again, so an old snapshot never changes.
+ */
+function defineLazyInput(block: Record<string, unknown>, parser: IncrementalJsonParser): void {
+  const length = parser.text.length;
+  let input: unknown;
+  let parsed = false;
+  Object.defineProperty(block, 'input', {
+    enumerable: true,
+    get() {
+      if (!parsed) {
+        input = parser.text.length === length ? bestEffort(parser) : bestEffort(replay(parser.text.slice(0, length)));
+        parsed = true;
+      }
+      return input;
+    },
+  });
+}
+
+function replay(text: string): IncrementalJsonParser {
+  const parser = new IncrementalJsonParser();
+  try {
+    parser.push(text);
+  } catch {
+    // Malformed: what parsed before the error is the best effort.
+  }
+  return parser;
+}
+
+/** The parser's best-effort value; `{}` while nothing is complete (a tool's input is always an object). */
+function bestEffort(parser: IncrementalJsonParser): unknown {
+  return parser.snapshot() ?? EMPTY_INPUT;
 }
 
 function applyMessageDelta(message: Message, event: Anthropic.Messages.RawMessageDeltaEvent): void {

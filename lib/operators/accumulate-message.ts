@@ -7,15 +7,18 @@ type Message = Anthropic.Messages.Message;
 type ContentBlock = Anthropic.Messages.ContentBlock;
 
 /**
- * Builds the message as it streams: after each event, an immutable (frozen) snapshot of the whole `Message`.
+ * Builds the message as it streams: after each event, an immutable (deeply frozen) snapshot of the whole `Message`.
  *
  * The last snapshot equals the SDK's `MessageStream.finalMessage()` for the same stream, for every block kind:
  * text with citations, thinking with its signature, redacted thinking, tool use and server tool use with their
  * parsed `input`, server tool results; `stop_reason`, `stop_sequence`, `usage` and `container`. While a tool's
- * input streams, its `input` is the best-effort parse of the JSON so far (incomplete trailing values left out).
+ * input streams, its `input` is the best-effort parse of the JSON so far (incomplete trailing values left out, as
+ * the SDK does), computed when first read.
  *
- * Cost is linear in the stream: a snapshot copies only the block that changed, and tool input is parsed
- * incrementally, never re-parsed per delta. Unchanged blocks are shared between snapshots.
+ * Cost is linear in the stream: a snapshot copies only the block that changed (shallowly: its nested values are
+ * frozen once, when they arrive), and tool input is parsed incrementally, never re-parsed per delta. Unchanged blocks (and the finished parts of a tool's input) are shared
+ * between snapshots. Values taken from the events (citations, server tool results, `container`) are copied once
+ * before being frozen, so the events themselves are never frozen.
  *
  * - next: one snapshot per event from `message_start` on (events before it are skipped); a second
  *   `message_start` starts a new message; a `stream_restart` marker (from `retryOnRateLimit`) drops the message
@@ -53,7 +56,8 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
             next[change.index] = draft.snapshotBlock(change.index)!;
             content = next;
           }
-          if (change) snapshot = draft.snapshotMessage(content);
+          // `content` is never changed in place (a block change makes a new array), so the snapshot may freeze and keep it.
+          if (change) snapshot = draft.snapshotMessage(content as ContentBlock[]);
           if (snapshot) subscriber.next(snapshot);
         },
         error: (error: unknown) => subscriber.error(error),
@@ -63,7 +67,9 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
         subscription.unsubscribe();
         // Drop the large strings the draft holds as soon as nobody listens.
         draft.reset();
+        content = [];
         snapshot = undefined;
       };
     });
 }
+

@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { Observable, type OperatorFunction } from 'rxjs';
+import { config, Observable, type OperatorFunction } from 'rxjs';
 import { mergeUsage } from '../internal/merge-usage.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
@@ -12,8 +12,9 @@ export interface TokenUsageOptions {
    * Called exactly once when the stream ends, however it ends, with the last usage known (or `undefined` if
    * `message_start` never came). This is the place for billing and logs: it runs even when the subscriber
    * unsubscribes (a closed browser tab) or the stream fails, when nothing can be emitted anymore.
-   * An exception thrown here is reported to the error stream if it still can be, and otherwise rethrown
-   * asynchronously (RxJS's unhandled error path).
+   * An exception thrown here is reported to the error stream if it still can be (replacing the source's error, if
+   * any), and otherwise, after an unsubscribe, to RxJS's unhandled error path: asynchronously, to
+   * `config.onUnhandledError` when set, else rethrown.
    * @defaultValue none
    */
   readonly onEnd?: (usage: Anthropic.Messages.Usage | undefined, end: TokenUsageEnd) => void;
@@ -50,15 +51,15 @@ export function tokenUsage(options: TokenUsageOptions = {}): OperatorFunction<Cl
       let usage: Anthropic.Messages.Usage | undefined;
       let last: Anthropic.Messages.Usage | undefined;
       let ended = false;
-      // Returns whether the callback threw, after routing its exception.
-      const end = (how: TokenUsageEnd): unknown => {
+      // Calls onEnd once; returns what it threw, wrapped so that a falsy exception (`throw 0`) still counts.
+      const end = (how: TokenUsageEnd): { readonly thrown: unknown } | undefined => {
         if (ended) return undefined;
         ended = true;
         try {
           onEnd?.(last, how);
           return undefined;
-        } catch (error) {
-          return error ?? new Error('tokenUsage: onEnd threw');
+        } catch (thrown) {
+          return { thrown };
         }
       };
       const subscription = source.subscribe({
@@ -74,24 +75,28 @@ export function tokenUsage(options: TokenUsageOptions = {}): OperatorFunction<Cl
           subscriber.next(last);
         },
         error(error: unknown) {
-          const thrown = end('error');
-          subscriber.error(thrown ?? error);
+          const failure = end('error');
+          subscriber.error(failure ? failure.thrown : error);
         },
         complete() {
-          const thrown = end('complete');
-          if (thrown) subscriber.error(thrown);
+          const failure = end('complete');
+          if (failure) subscriber.error(failure.thrown);
           else subscriber.complete();
         },
       });
       return () => {
         subscription.unsubscribe();
-        const thrown = end('unsubscribe');
-        if (thrown) {
-          // Nobody listens anymore: report it the way RxJS reports errors without a handler.
-          setTimeout(() => {
-            throw thrown;
-          });
-        }
+        const failure = end('unsubscribe');
+        if (failure) reportUnhandled(failure.thrown);
       };
     });
+}
+
+/** Reports an error nobody can receive anymore as RxJS does for an error without a handler: asynchronously. */
+function reportUnhandled(error: unknown): void {
+  setTimeout(() => {
+    const onUnhandledError = config.onUnhandledError;
+    if (onUnhandledError) onUnhandledError(error);
+    else throw error;
+  });
 }

@@ -22,7 +22,8 @@ export interface ToolInputProgress extends ToolInputBlock {
   readonly json: string;
   /**
    * The best-effort value of the JSON so far: complete values, plus a string still arriving as far as it came
-   * (keys and numbers still arriving are left out). A fresh value each time, never changed afterwards.
+   * (keys and numbers still arriving are left out); `undefined` while nothing is complete yet. Frozen: never
+   * changed afterwards (the finished parts are shared with later values).
    */
   readonly partial: unknown;
 }
@@ -30,10 +31,28 @@ export interface ToolInputProgress extends ToolInputBlock {
 /** A tool's input once its block has ended. */
 export interface ToolInputComplete extends ToolInputBlock {
   readonly done: true;
-  /** The whole JSON text. */
+  /** The whole JSON text (when no fragment came, the JSON of the `input` the block started with). */
   readonly json: string;
-  /** The parsed input (`{}` when the tool takes no input). */
+  /**
+   * The parsed input, frozen: `{}` when the tool takes no input; the `input` of `content_block_start` when the block
+   * streamed no JSON at all, as the SDK keeps it.
+   */
   readonly input: unknown;
+}
+
+interface OpenBlock {
+  readonly block: ToolInputBlock;
+  readonly parser: IncrementalJsonParser;
+  /** The `input` of `content_block_start`: the whole input when no `input_json_delta` follows. */
+  readonly startInput: unknown;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** What `toolInputs` emits: progress while a tool's input streams, then the complete input. */
@@ -42,12 +61,15 @@ export type ToolInput = ToolInputProgress | ToolInputComplete;
 /**
  * Follows each tool call's input as it streams.
  *
- * Each `input_json_delta` fragment is parsed once, incrementally, so the cost is linear in the size of the input
- * however small the fragments are.
+ * Each `input_json_delta` fragment is parsed once, incrementally, so parsing is linear in the size of the input
+ * however small the fragments are. Each `partial` shares the finished values and copies (shallowly) only the arrays and
+ * objects still open, so its cost grows with the number of entries of those: small for the usual input, a few long
+ * strings; noticeable for one huge array of small items streamed in tiny fragments.
  *
  * - next: a `ToolInputProgress` (`done: false`) per `input_json_delta` with the JSON so far and a best-effort
- *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input.
- *   Both `tool_use` and `server_tool_use` blocks are followed;
+ *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input
+ *   (a block that never stops, cut by `max_tokens`, gets none). Both `tool_use` and `server_tool_use` blocks are
+ *   followed;
  * - error: `ToolInputParseError` naming the block (index, id, tool name) at the first character that cannot be
  *   JSON, or when a block ends with its JSON incomplete; otherwise the source's error;
  * - complete: the source's; unsubscribe: unsubscribes the source and drops the buffers.
@@ -70,8 +92,8 @@ export type ToolInput = ToolInputProgress | ToolInputComplete;
 export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
   return (source) =>
     new Observable<ToolInput>((subscriber) => {
-      let open = new Map<number, { block: ToolInputBlock; parser: IncrementalJsonParser }>();
-      const fail = (entry: { block: ToolInputBlock; parser: IncrementalJsonParser }, cause?: unknown) => {
+      let open = new Map<number, OpenBlock>();
+      const fail = (entry: OpenBlock, cause?: unknown) => {
         const { index, id, name } = entry.block;
         subscriber.error(new ToolInputParseError(index, id, name, entry.parser.text, { cause }));
       };
@@ -85,7 +107,7 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
             const block = event.content_block;
             if (block.type === 'tool_use' || block.type === 'server_tool_use') {
               const info = { index: event.index, id: block.id, name: block.name, blockType: block.type } as const;
-              open.set(event.index, { block: info, parser: new IncrementalJsonParser() });
+              open.set(event.index, { block: info, parser: new IncrementalJsonParser(), startInput: block.input });
             }
           } else if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') {
             const entry = open.get(event.index);
@@ -106,14 +128,21 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
             const entry = open.get(event.index);
             if (!entry) return;
             open.delete(event.index);
+            const { parser, startInput } = entry;
+            if (parser.text === '' && startInput !== undefined) {
+              // No fragment came: the input is whole in content_block_start (the SDK keeps it as it is).
+              const input = deepFreeze(structuredClone(startInput));
+              subscriber.next({ ...entry.block, done: true, json: JSON.stringify(input), input });
+              return;
+            }
             let input: unknown;
             try {
-              input = entry.parser.finish();
+              input = parser.finish();
             } catch (error) {
               fail(entry, error);
               return;
             }
-            subscriber.next({ ...entry.block, done: true, json: entry.parser.text, input });
+            subscriber.next({ ...entry.block, done: true, json: parser.text, input });
           }
         },
         error: (error: unknown) => subscriber.error(error),
