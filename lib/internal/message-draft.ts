@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { ClaudeStreamEvent } from '../types.js';
 import { deepFrozenCopy } from './deep-frozen-copy.js';
 import { IncrementalJsonParser } from './incremental-json.js';
+import { defineLazyJsonSnapshot, replayJson } from './lazy-json-snapshot.js';
 import { mergeUsage } from './merge-usage.js';
 
 type Message = Anthropic.Messages.Message;
@@ -71,7 +72,11 @@ export class MessageDraft {
   /** Applies one stream event; says what changed (`null` when nothing did, e.g. an event before `message_start`). */
   apply(event: ClaudeStreamEvent): DraftChange {
     if (event.type === 'message_start') {
-      this.message = { ...deepFrozenCopy(event.message), content: [], usage: { ...deepFrozenCopy(event.message.usage) } };
+      this.message = {
+        ...deepFrozenCopy(event.message),
+        content: [],
+        usage: { ...deepFrozenCopy(event.message.usage) },
+      };
       this.frozenUsage = undefined;
       this.blocks = [];
       this.stoppedMessage = false;
@@ -173,7 +178,7 @@ export class MessageDraft {
     const block: Record<string, unknown> = { ...draft.block };
     if (draft.json !== undefined) {
       if (draft.stopped || !draft.parser) block.input = toolInput(draft);
-      else defineLazyInput(block, draft.parser);
+      else defineLazyJsonSnapshot(block, 'input', draft.parser, { fallback: EMPTY_INPUT });
     }
     return Object.freeze(block) as unknown as ContentBlock;
   }
@@ -220,44 +225,13 @@ function isResendable(draft: BlockDraft): boolean {
 function toolInput(draft: BlockDraft): unknown {
   if (draft.json === undefined) return draft.block.input;
   // Kept-text mode parses the whole text once, when a copy is first asked for.
-  const parser = draft.parser ?? replay(draft.json);
+  const parser = draft.parser ?? replayJson(draft.json);
   if (draft.stopped) draft.parser = parser;
   if (draft.stopped && parser.complete) return parser.finish();
   return bestEffort(parser);
 }
 
 const EMPTY_INPUT = Object.freeze({});
-
-/**
- * Defines `input` as an enumerable, memoized getter that reads the parser as it stands now. Read at once (the usual
- * case: a subscriber looking at the latest snapshot), it is the parser's own memoized snapshot; read later, after more
- * input arrived, the prefix this snapshot stood for is parsed again, so an old snapshot never changes.
- */
-function defineLazyInput(block: Record<string, unknown>, parser: IncrementalJsonParser): void {
-  const length = parser.text.length;
-  let input: unknown;
-  let parsed = false;
-  Object.defineProperty(block, 'input', {
-    enumerable: true,
-    get() {
-      if (!parsed) {
-        input = parser.text.length === length ? bestEffort(parser) : bestEffort(replay(parser.text.slice(0, length)));
-        parsed = true;
-      }
-      return input;
-    },
-  });
-}
-
-function replay(text: string): IncrementalJsonParser {
-  const parser = new IncrementalJsonParser();
-  try {
-    parser.push(text);
-  } catch {
-    // Malformed: what parsed before the error is the best effort.
-  }
-  return parser;
-}
 
 /** The parser's best-effort value; `{}` while nothing is complete (a tool's input is always an object). */
 function bestEffort(parser: IncrementalJsonParser): unknown {

@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ToolInputParseError } from '../errors.js';
 import { IncrementalJsonParser } from '../internal/incremental-json.js';
+import { defineLazyJsonSnapshot } from '../internal/lazy-json-snapshot.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
 /** The tool-use block a `ToolInput` belongs to. */
@@ -62,9 +63,9 @@ export type ToolInput = ToolInputProgress | ToolInputComplete;
  * Follows each tool call's input as it streams.
  *
  * Each `input_json_delta` fragment is parsed once, incrementally, so parsing is linear in the size of the input
- * however small the fragments are. Each `partial` shares the finished values and copies (shallowly) only the arrays and
- * objects still open, so its cost grows with the number of entries of those: small for the usual input, a few long
- * strings; noticeable for one huge array of small items streamed in tiny fragments.
+ * however small the fragments are. Each `partial` is computed when first read: it shares the finished values and
+ * copies (shallowly) only the arrays and objects still open, so reading it costs little for the usual input (a few
+ * long strings) and grows with the entries of a huge array still open; emissions nobody reads cost nothing.
  *
  * - next: a `ToolInputProgress` (`done: false`) per `input_json_delta` with the JSON so far and a best-effort
  *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input
@@ -118,12 +119,10 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
               fail(entry, error);
               return;
             }
-            subscriber.next({
-              ...entry.block,
-              done: false,
-              json: entry.parser.text,
-              partial: entry.parser.snapshot({ partialStrings: true }),
-            });
+            const progress = { ...entry.block, done: false as const, json: entry.parser.text } as ToolInputProgress;
+            // Computed on first read: emitting stays linear even for one huge array arriving in tiny fragments.
+            defineLazyJsonSnapshot(progress, 'partial', entry.parser, { partialStrings: true, fallback: undefined });
+            subscriber.next(Object.freeze(progress));
           } else if (event.type === 'content_block_stop') {
             const entry = open.get(event.index);
             if (!entry) return;
