@@ -1,0 +1,135 @@
+import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
+
+/** Options of `awaitFirstEvent`. */
+export interface AwaitFirstEventOptions<T, R> {
+  /** Aborts the wait (rejecting with `signal.reason`), or releases the source until the result is subscribed. */
+  readonly signal?: AbortSignal | undefined;
+  /** How long the resolved Observable waits for its subscriber before the source is unsubscribed. */
+  readonly subscribeTimeoutMs: number;
+  /** Applied to the replayed events; the errors of misuse (a late or second subscription) bypass it. */
+  readonly project: OperatorFunction<T, R>;
+}
+
+type Ending = { readonly error: unknown } | { readonly complete: true };
+
+/**
+ * Subscribes to `source` now and resolves once it has emitted (or completed), with an Observable of what came so
+ * far, replayed, then of what comes, live, through `project`; rejects with the source's error if it fails first.
+ *
+ * This is what lets `sse()` answer a failure before the first event with an HTTP status: the handler's promise is
+ * still pending when it fails. The source is unsubscribed (its request aborted) when `signal` aborts before the
+ * result is subscribed, when nobody subscribes within `subscribeTimeoutMs` (the client left while the handler was
+ * awaiting: Nest then never subscribes), and when the subscriber unsubscribes. The result can be subscribed once.
+ */
+export function awaitFirstEvent<T, R>(
+  source: Observable<T>,
+  options: AwaitFirstEventOptions<T, R>,
+): Promise<Observable<R>> {
+  const { signal, subscribeTimeoutMs, project } = options;
+
+  return new Promise<Observable<R>>((resolve, rejectWith) => {
+    // The source's own error (or the signal's reason) goes through untouched, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    const reject = (reason: unknown) => rejectWith(reason);
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+
+    const buffered: T[] = [];
+    let ending: Ending | undefined;
+    let consumer: Subscriber<T> | undefined;
+    let claimed = false;
+    let settled = false;
+    let released = false;
+    let upstream: Subscription | undefined = undefined;
+    let unclaimedTimer: ReturnType<typeof setTimeout> | undefined;
+
+    // Drops the source and what it buffered; the result, if subscribed later, errors.
+    const release = () => {
+      released = true;
+      buffered.length = 0;
+      clearTimeout(unclaimedTimer);
+      signal?.removeEventListener('abort', onAbort);
+      upstream?.unsubscribe();
+    };
+
+    function onAbort(): void {
+      if (claimed) return;
+      release();
+      if (!settled) {
+        settled = true;
+        reject(signal?.reason);
+      }
+    }
+
+    const replay = new Observable<T>((subscriber) => {
+      consumer = subscriber;
+      for (const value of buffered.splice(0)) subscriber.next(value);
+      if (ending) {
+        if ('error' in ending) subscriber.error(ending.error);
+        else subscriber.complete();
+      }
+      return () => {
+        consumer = undefined;
+        upstream?.unsubscribe();
+      };
+    });
+
+    const result = new Observable<R>((subscriber) => {
+      if (claimed) {
+        subscriber.error(new Error('The Observable of a Claude SSE stream can be subscribed to only once'));
+        return;
+      }
+      claimed = true;
+      clearTimeout(unclaimedTimer);
+      signal?.removeEventListener('abort', onAbort);
+      if (released) {
+        subscriber.error(
+          new Error(`The Claude SSE stream was not subscribed to within ${subscribeTimeoutMs} ms and was aborted`),
+        );
+        return;
+      }
+      return project(replay).subscribe(subscriber);
+    });
+
+    const resolveOnce = () => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+      unclaimedTimer = setTimeout(() => {
+        if (!claimed) release();
+      }, subscribeTimeoutMs);
+      // A forgotten stream must not keep the process alive; the request it aborts would not either.
+      unclaimedTimer.unref?.();
+    };
+
+    signal?.addEventListener('abort', onAbort, { once: true });
+    upstream = source.subscribe({
+      next(value) {
+        if (consumer) consumer.next(value);
+        else {
+          buffered.push(value);
+          resolveOnce();
+        }
+      },
+      error(error: unknown) {
+        if (consumer) consumer.error(error);
+        else if (!settled) {
+          settled = true;
+          release();
+          reject(error);
+        } else ending = { error };
+      },
+      complete() {
+        if (consumer) consumer.complete();
+        else {
+          ending = { complete: true };
+          resolveOnce();
+        }
+      },
+    });
+    // The source may have ended synchronously, before `upstream` was assigned for release() to unsubscribe.
+    if (released) upstream.unsubscribe();
+  });
+}

@@ -1,0 +1,58 @@
+import type { RetryOnRateLimitConfig } from '../lib/operators/retry-on-rate-limit.js';
+import type { TimeoutBetweenChunksConfig } from '../lib/operators/timeout-between-chunks.js';
+import type { ClaudeRequestOptions, ClaudeStreamParams } from '../lib/types.js';
+import type { ToSseOptions } from './to-sse.js';
+
+/**
+ * The request parameters of a `ClaudeStreamService` call: those of the Messages API (without `stream`), where
+ * `model` and `max_tokens` may be left to the module's `defaults`.
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeCallParams } from 'claude-rx/nest';
+ *
+ * const params: ClaudeCallParams = { messages: [{ role: 'user', content: 'Hello' }], stop_sequences: ['END'] };
+ * ```
+ */
+export type ClaudeCallParams = Omit<ClaudeStreamParams, 'model' | 'max_tokens'> &
+  Partial<Pick<ClaudeStreamParams, 'model' | 'max_tokens'>>;
+
+/**
+ * Per-call options of `ClaudeStreamService.stream()`, `text()` and `finalMessage()`.
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeCallOptions } from 'claude-rx/nest';
+ *
+ * const options: ClaudeCallOptions = { signal: AbortSignal.timeout(120_000), retry: false, timeout: { each: 5_000 } };
+ * ```
+ */
+export interface ClaudeCallOptions {
+  /** Aborts the call (see `claudeStream` for what the subscriber then sees). @defaultValue none */
+  readonly signal?: AbortSignal;
+  /** SDK request options (`headers`, `timeout`, `maxRetries`, ...). @defaultValue none */
+  readonly requestOptions?: Omit<ClaudeRequestOptions, 'signal'>;
+  /** Replaces the module's `retry` for this call (`false`: no retry). @defaultValue the module's */
+  readonly retry?: RetryOnRateLimitConfig | false;
+  /** Replaces the module's `timeout` for this call (`false`: no timeout). @defaultValue the module's */
+  readonly timeout?: number | TimeoutBetweenChunksConfig | false;
+}
+
+/**
+ * Per-call options of `ClaudeStreamService.sse()`: those of every call, plus `toSse`'s, which replace the module's
+ * `sse` settings one by one.
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeSseCallOptions } from 'claude-rx/nest';
+ *
+ * const options: ClaudeSseCallOptions = { events: ['text_delta'], heartbeatMs: 5_000 };
+ * ```
+ */
+export interface ClaudeSseCallOptions extends ClaudeCallOptions, ToSseOptions {
+  /**
+   * How long the resolved Observable waits for a subscriber before the upstream request is aborted.
+   * @defaultValue the module's `sse.subscribeTimeoutMs` (5000)
+   */
+  readonly subscribeTimeoutMs?: number;
+}

@@ -1,0 +1,259 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ClientOptions } from '@anthropic-ai/sdk';
+import { retryOnRateLimit, type RetryOnRateLimitConfig } from '../lib/operators/retry-on-rate-limit.js';
+import { timeoutBetweenChunks, type TimeoutBetweenChunksConfig } from '../lib/operators/timeout-between-chunks.js';
+import type { ClaudeStreamParams } from '../lib/types.js';
+import { toSse, type ToSseOptions } from './to-sse.js';
+
+/**
+ * SSE settings of `ClaudeStreamModule`: the `toSse` options every `sse()` call starts from, and how long the
+ * Observable that `sse()` resolves to waits for a subscriber.
+ *
+ * @example
+ * ```ts
+ * import { ClaudeStreamModule, type ClaudeStreamSseOptions } from 'claude-rx/nest';
+ *
+ * const sse: ClaudeStreamSseOptions = { heartbeatMs: 10_000, events: ['text_delta', 'thinking_delta'] };
+ * ClaudeStreamModule.forRoot({ sse });
+ * ```
+ */
+export interface ClaudeStreamSseOptions extends ToSseOptions {
+  /**
+   * How long the Observable that `sse()` resolves to may wait for a subscriber before its upstream request is
+   * aborted (Nest subscribes at once; it never does when the client left during set-up).
+   * @defaultValue 5000
+   */
+  readonly subscribeTimeoutMs?: number;
+}
+
+/**
+ * Options of `ClaudeStreamModule.forRoot()` (and what a `forRootAsync()` factory returns).
+ *
+ * Give `client`, or what builds one: `apiKey`, `baseURL`, `clientOptions` (by default the SDK reads
+ * `ANTHROPIC_API_KEY`). Bad options fail at start-up with a message naming the option; the API key is never echoed.
+ *
+ * @example
+ * ```ts
+ * import { Module } from '@nestjs/common';
+ * import { ClaudeStreamModule } from 'claude-rx/nest';
+ *
+ * @Module({
+ *   imports: [
+ *     ClaudeStreamModule.forRoot({
+ *       defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 },
+ *       retry: { maxRetries: 3 },
+ *       timeout: { first: 30_000, each: 15_000 },
+ *       sse: { heartbeatMs: 10_000 },
+ *       isGlobal: true,
+ *     }),
+ *   ],
+ * })
+ * class AppModule {}
+ * ```
+ */
+export interface ClaudeStreamModuleOptions {
+  /** The Anthropic client to use, instead of building one (then `apiKey`, `baseURL` and `clientOptions` must be left out). @defaultValue one built from the options below */
+  readonly client?: Anthropic;
+  /** The API key of the client built. @defaultValue the `ANTHROPIC_API_KEY` environment variable */
+  readonly apiKey?: string;
+  /** The API's base URL. @defaultValue the `ANTHROPIC_BASE_URL` environment variable, else `https://api.anthropic.com` */
+  readonly baseURL?: string;
+  /** Further options of the client built (`maxRetries`, `timeout`, `defaultHeaders`, `fetch`, ...). @defaultValue `{}` */
+  readonly clientOptions?: ClientOptions;
+  /**
+   * Request parameters merged under each call's (shallowly: a field the call sets replaces the default's), e.g.
+   * `model` and `max_tokens`. @defaultValue `{}`
+   */
+  readonly defaults?: Partial<ClaudeStreamParams>;
+  /**
+   * `retryOnRateLimit`'s config for every call, or `false` for none. A config given replaces the default; fields it
+   * leaves out take `retryOnRateLimit`'s defaults. The client's own retries (`maxRetries`, 2 by default) come on top.
+   * @defaultValue `{ maxRetries: 2, maxDelayMs: 10000 }`
+   */
+  readonly retry?: RetryOnRateLimitConfig | false;
+  /**
+   * `timeoutBetweenChunks`'s limits for every call (a number is the gap between events), or `false` for none.
+   * @defaultValue `{ first: 60000, each: 30000 }`
+   */
+  readonly timeout?: number | TimeoutBetweenChunksConfig | false;
+  /** SSE settings for `sse()`. @defaultValue `{ heartbeatMs: 15000, subscribeTimeoutMs: 5000 }`, every event */
+  readonly sse?: ClaudeStreamSseOptions;
+}
+
+/** The module's options validated and defaulted: what `ClaudeStreamService` runs with. */
+export interface ClaudeStreamConfig {
+  readonly defaults: Partial<ClaudeStreamParams>;
+  readonly retry: RetryOnRateLimitConfig | false;
+  readonly timeout: number | TimeoutBetweenChunksConfig | false;
+  readonly sse: ToSseOptions;
+  readonly subscribeTimeoutMs: number;
+}
+
+/** The module's default `retry`: short enough for a request that a browser is waiting on. */
+export const DEFAULT_RETRY: RetryOnRateLimitConfig = { maxRetries: 2, maxDelayMs: 10_000 };
+/** The module's default `timeout`: a minute for the first event (long prompts), half a minute between events. */
+export const DEFAULT_TIMEOUT: TimeoutBetweenChunksConfig = { first: 60_000, each: 30_000 };
+const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'client',
+  'apiKey',
+  'baseURL',
+  'clientOptions',
+  'defaults',
+  'retry',
+  'timeout',
+  'sse',
+]);
+const SSE_OPTION_NAMES: ReadonlySet<string> = new Set(['heartbeatMs', 'events', 'subscribeTimeoutMs']);
+
+function fail(why: string): never {
+  throw new TypeError(`ClaudeStreamModule: ${why}`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+/** Runs a claude-rx factory for its validation, re-throwing its complaint under the option's name. */
+function validateWith(option: string, create: () => unknown): void {
+  try {
+    create();
+  } catch (error) {
+    fail(`invalid options.${option}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function checkDefaults(defaults: unknown): Partial<ClaudeStreamParams> {
+  if (defaults === undefined) return {};
+  if (!isObject(defaults)) fail(`options.defaults must be an object of request parameters, got ${kindOf(defaults)}`);
+  if ('stream' in defaults) fail('options.defaults.stream is not allowed: claude-rx always streams');
+  const { model, max_tokens: maxTokens } = defaults;
+  if (model !== undefined && (typeof model !== 'string' || model.trim() === '')) {
+    fail('options.defaults.model must be a non-empty string');
+  }
+  if (maxTokens !== undefined && (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1)) {
+    fail(
+      `options.defaults.max_tokens must be a positive integer, got ${JSON.stringify(maxTokens) ?? kindOf(maxTokens)}`,
+    );
+  }
+  return { ...defaults };
+}
+
+function checkClientOptions(options: Record<string, unknown>): void {
+  const { client, apiKey, baseURL, clientOptions } = options;
+  if (client !== undefined) {
+    const messages: unknown = isObject(client) ? client['messages'] : undefined;
+    if (!isObject(messages) || typeof messages['create'] !== 'function') {
+      fail('options.client must be an Anthropic client (new Anthropic(...))');
+    }
+    const also = ['apiKey', 'baseURL', 'clientOptions'].filter((name) => options[name] !== undefined);
+    if (also.length > 0)
+      fail(`options.client builds nothing, so options.${also.join(' and options.')} cannot be used with it`);
+    return;
+  }
+  // The key is never part of a message, not even its length or its first characters.
+  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.trim() === '')) {
+    fail(
+      `options.apiKey must be a non-empty string, got ${typeof apiKey === 'string' ? 'a blank string' : kindOf(apiKey)}`,
+    );
+  }
+  if (baseURL !== undefined) {
+    // Not echoed either: a URL can carry credentials.
+    const url = typeof baseURL === 'string' && URL.canParse(baseURL) ? new URL(baseURL) : undefined;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      fail('options.baseURL must be an absolute http(s) URL');
+    }
+  }
+  if (clientOptions !== undefined) {
+    if (!isObject(clientOptions)) fail(`options.clientOptions must be an object, got ${kindOf(clientOptions)}`);
+    if (apiKey !== undefined && clientOptions['apiKey'] != null) {
+      fail('the API key is given twice: set options.apiKey or options.clientOptions.apiKey, not both');
+    }
+    if (baseURL !== undefined && clientOptions['baseURL'] != null) {
+      fail('the base URL is given twice: set options.baseURL or options.clientOptions.baseURL, not both');
+    }
+  }
+}
+
+function checkSse(sse: unknown): { sse: ToSseOptions; subscribeTimeoutMs: number } {
+  if (sse === undefined) return { sse: {}, subscribeTimeoutMs: DEFAULT_SUBSCRIBE_TIMEOUT_MS };
+  if (!isObject(sse)) fail(`options.sse must be an object, got ${kindOf(sse)}`);
+  for (const name of Object.keys(sse)) {
+    if (!SSE_OPTION_NAMES.has(name))
+      fail(`options.sse.${name} is not an option (expected ${[...SSE_OPTION_NAMES].join(', ')})`);
+  }
+  const { subscribeTimeoutMs, ...toSseOptions } = sse as ClaudeStreamSseOptions;
+  validateWith('sse', () => toSse(toSseOptions));
+  if (
+    subscribeTimeoutMs !== undefined &&
+    (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0)
+  ) {
+    fail(`options.sse.subscribeTimeoutMs must be a positive number of milliseconds, got ${String(subscribeTimeoutMs)}`);
+  }
+  return { sse: toSseOptions, subscribeTimeoutMs: subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS };
+}
+
+/**
+ * Validates the module's options and fills in the defaults. Throws a `TypeError` that names the option and says
+ * why; the API key's value never appears in it.
+ */
+export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig {
+  if (!isObject(options)) fail(`the options must be an object, got ${kindOf(options)}`);
+  for (const name of Object.keys(options)) {
+    if (name === 'isGlobal')
+      fail('options.isGlobal belongs to forRootAsync({ isGlobal }), not to the options its factory returns');
+    if (!OPTION_NAMES.has(name)) fail(`options.${name} is not an option (expected ${[...OPTION_NAMES].join(', ')})`);
+  }
+  checkClientOptions(options);
+  const defaults = checkDefaults(options['defaults']);
+
+  const retry = options['retry'] ?? DEFAULT_RETRY;
+  if (retry !== false && !isObject(retry))
+    fail(`options.retry must be a retryOnRateLimit config or false, got ${kindOf(retry)}`);
+  if (retry !== false) validateWith('retry', () => retryOnRateLimit(retry));
+
+  const timeout = options['timeout'] ?? DEFAULT_TIMEOUT;
+  if (timeout !== false && typeof timeout !== 'number' && !isObject(timeout)) {
+    fail(
+      `options.timeout must be a number of milliseconds, a timeoutBetweenChunks config or false, got ${kindOf(timeout)}`,
+    );
+  }
+  if (timeout !== false) validateWith('timeout', () => timeoutBetweenChunks(timeout));
+
+  return {
+    defaults,
+    retry: retry === false ? false : { ...(retry as RetryOnRateLimitConfig) },
+    timeout:
+      timeout === false || typeof timeout === 'number' ? timeout : { ...(timeout as TimeoutBetweenChunksConfig) },
+    ...checkSse(options['sse']),
+  };
+}
+
+/**
+ * A class that supplies the module's options, for `ClaudeStreamModule.forRootAsync({ useClass })` or
+ * `{ useExisting }`.
+ *
+ * @example
+ * ```ts
+ * import { Injectable } from '@nestjs/common';
+ * import { ConfigService } from '@nestjs/config';
+ * import type { ClaudeStreamModuleOptions, ClaudeStreamOptionsFactory } from 'claude-rx/nest';
+ *
+ * @Injectable()
+ * class ClaudeConfig implements ClaudeStreamOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   createClaudeStreamOptions(): ClaudeStreamModuleOptions {
+ *     return { apiKey: this.config.getOrThrow('ANTHROPIC_API_KEY'), defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 } };
+ *   }
+ * }
+ * ```
+ */
+export interface ClaudeStreamOptionsFactory {
+  /** Returns the options, or a promise of them. */
+  createClaudeStreamOptions(): ClaudeStreamModuleOptions | Promise<ClaudeStreamModuleOptions>;
+}

@@ -1,0 +1,274 @@
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import { Observable, tap } from 'rxjs';
+import { claudeStream } from '../lib/claude-stream.js';
+import { finalMessage } from '../lib/operators/final-message.js';
+import { retryOnRateLimit } from '../lib/operators/retry-on-rate-limit.js';
+import { textOnly } from '../lib/operators/text-only.js';
+import { timeoutBetweenChunks } from '../lib/operators/timeout-between-chunks.js';
+import type { ClaudeRxEvent, ClaudeStreamParams } from '../lib/types.js';
+import { awaitFirstEvent } from './await-first-event.js';
+import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
+import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG } from './claude-stream.constants.js';
+import type { ClaudeStreamConfig } from './claude-stream.options.js';
+import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
+import { describeFailure } from './describe-failure.js';
+import { httpExceptionFor } from './http-exception-for.js';
+import { toSse, type ToSseOptions } from './to-sse.js';
+
+/** Event-loop turns that a shutdown leaves Nest to end the responses of the streams it stopped. */
+const SHUTDOWN_TURNS = 2;
+
+/**
+ * Claude's streaming Messages API for Nest: `claudeStream` with the module's defaults, retry and timeout, plus
+ * `sse()` for `@Sse()` routes. Every method is lazy and cancellable like `claudeStream`: nothing is sent before
+ * subscription, and unsubscribing aborts the request. `client` is the Anthropic instance, for everything else.
+ *
+ * When the application shuts down (`app.close()`, or a signal with `enableShutdownHooks()`), every call still open
+ * is ended with a `ClaudeStreamShutdownError`, which aborts its request, and new calls fail with it.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Query, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
+ * import type { Observable } from 'rxjs';
+ * import { ClaudeStreamService } from 'claude-rx/nest';
+ *
+ * @Controller('chat')
+ * class ChatController {
+ *   constructor(private readonly claude: ClaudeStreamService) {}
+ *
+ *   @Sse('stream')
+ *   stream(@Query('q') q: string, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
+ *     return this.claude.sse({ messages: [{ role: 'user', content: q }] }, { signal });
+ *   }
+ * }
+ * ```
+ */
+@Injectable()
+export class ClaudeStreamService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('ClaudeStreamService');
+  /** How to end each call in progress, so that a shutdown aborts them all. */
+  private readonly open = new Set<() => void>();
+  private shuttingDown = false;
+
+  constructor(
+    /** The Anthropic client (the `CLAUDE_STREAM_CLIENT` provider), for what the service does not cover. */
+    @Inject(CLAUDE_STREAM_CLIENT) readonly client: Anthropic,
+    @Inject(CLAUDE_STREAM_CONFIG) private readonly config: ClaudeStreamConfig,
+  ) {}
+
+  /**
+   * Streams a call's events: `claudeStream` with the module's `defaults` under `params`, then its `timeout` and
+   * `retry` (each replaceable per call).
+   *
+   * - next: every event, `message_start` to `message_stop` (a `stream_restart` marker too, with
+   *   `retry.restartAfterContent`);
+   * - error: as `claudeStream`, `timeoutBetweenChunks` and `retryOnRateLimit` report it; `ClaudeStreamShutdownError`
+   *   when the application shuts down;
+   * - complete: after `message_stop`; unsubscribe: aborts the request.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts `signal`, SDK `requestOptions`, and `retry`/`timeout` for this call.
+   * @returns A cold Observable: each subscription sends one request.
+   * @throws TypeError at once when `model` or `max_tokens` is set neither here nor in `defaults`, or an option is bad.
+   *
+   * @example
+   * ```ts
+   * import { accumulateMessage } from 'claude-rx';
+   *
+   * this.claude.stream({ messages }).pipe(accumulateMessage()).subscribe((snapshot) => render(snapshot));
+   * ```
+   */
+  stream(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<ClaudeRxEvent> {
+    const body = this.paramsFor(params);
+    const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout } = opts;
+    let events: Observable<ClaudeRxEvent> = claudeStream(this.client, body, {
+      ...requestOptions,
+      ...(signal ? { signal } : {}),
+    });
+    // The timeout applies to each attempt, so that a retry's wait does not count against `first`.
+    if (timeout !== false) events = events.pipe(timeoutBetweenChunks(timeout));
+    if (retry !== false) events = events.pipe(retryOnRateLimit(retry));
+    return this.tracked(events);
+  }
+
+  /**
+   * Streams the answer's text: `stream(params, opts)` piped through `textOnly()`.
+   *
+   * - next: each text fragment; error, complete, unsubscribe: as `stream()`.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts As for `stream()`.
+   * @returns A cold Observable of text fragments.
+   *
+   * @example
+   * ```ts
+   * this.claude.text({ messages: [{ role: 'user', content: 'Write a haiku' }] }).subscribe((t) => process.stdout.write(t));
+   * ```
+   */
+  text(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<string> {
+    return this.stream(params, opts).pipe(textOnly());
+  }
+
+  /**
+   * The whole message once it is complete: `stream(params, opts)` piped through `finalMessage()`.
+   *
+   * An Observable rather than a Promise, so that it is lazy and cancellable: returned from a Nest route handler,
+   * Nest unsubscribes when the client disconnects, which aborts the request. `firstValueFrom()` it for a Promise
+   * (pass `opts.signal` to keep it cancellable).
+   *
+   * - next: the `Message`, once; error: as `stream()`, or `IncompleteStreamError` with `.partial`; unsubscribe: aborts.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts As for `stream()`.
+   * @returns A cold Observable of one `Message`.
+   *
+   * @example
+   * ```ts
+   * import { Body, Controller, Post } from '@nestjs/common';
+   * import { firstValueFrom } from 'rxjs';
+   *
+   * @Post('ask')
+   * ask(@Body('q') q: string) {
+   *   return this.claude.finalMessage({ messages: [{ role: 'user', content: q }] }); // Nest awaits it
+   * }
+   * // elsewhere: const message = await firstValueFrom(this.claude.finalMessage(params));
+   * ```
+   */
+  finalMessage(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<Anthropic.Messages.Message> {
+    return this.stream(params, opts).pipe(finalMessage());
+  }
+
+  /**
+   * Starts a call for an `@Sse()` route and resolves, once the upstream has answered with its first event, to the
+   * `MessageEvent`s to return (see `toSse`: ids, heartbeats, a sanitized `error` event, a final `done`).
+   *
+   * Return it from an async handler. A failure before the first event rejects with a `ClaudeUpstreamException`, so
+   * that Nest answers with a real HTTP status instead of a 200 and an `error` event: 429 with `Retry-After`, 503 for
+   * an overloaded API, 504 for no answer in time, 502 for any other upstream failure (a refused API key included;
+   * the body never says why).
+   *
+   * Nothing is lost between the first event and Nest's subscription: events that arrive meanwhile are replayed.
+   * Pass Nest's `@SseSignal()` (or `@ClientAbortSignal()`) as `opts.signal`, so that a client that disconnects
+   * while the handler is waiting aborts the upstream request at once (the promise then rejects with the signal's
+   * reason, which Nest drops as the client is gone). Without it, the request is aborted once the upstream answers
+   * and Nest does not subscribe within `subscribeTimeoutMs`. After Nest has subscribed, a disconnect unsubscribes,
+   * which aborts the request.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts `signal`, `requestOptions`, `retry`, `timeout`, and `toSse`'s `events`/`heartbeatMs` (over the
+   *   module's `sse` settings), `subscribeTimeoutMs`.
+   * @returns A promise of the `MessageEvent` stream, which may be subscribed once.
+   *
+   * @example
+   * ```ts
+   * import { Body, Controller, HttpCode, Query, RequestMethod, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
+   * import type { Observable } from 'rxjs';
+   * import { ClaudeStreamService } from 'claude-rx/nest';
+   *
+   * @Controller('chat')
+   * class ChatController {
+   *   constructor(private readonly claude: ClaudeStreamService) {}
+   *
+   *   @Sse('stream') // GET, for EventSource
+   *   async stream(@Query('q') q: string, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
+   *     return this.claude.sse({ messages: [{ role: 'user', content: q }] }, { signal });
+   *   }
+   *
+   *   @Sse('stream', { method: RequestMethod.POST })
+   *   @HttpCode(200)
+   *   async post(@Body() body: { q: string }, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
+   *     return this.claude.sse({ messages: [{ role: 'user', content: body.q }] }, { signal, events: ['text_delta'] });
+   *   }
+   * }
+   * ```
+   */
+  async sse(params: ClaudeCallParams, opts: ClaudeSseCallOptions = {}): Promise<Observable<MessageEvent>> {
+    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs, ...callOptions } = opts;
+    if (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0) {
+      throw new TypeError(
+        `ClaudeStreamService.sse: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
+      );
+    }
+    const sseOptions: ToSseOptions = {
+      ...this.config.sse,
+      ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+      ...(events === undefined ? {} : { events }),
+    };
+    const toMessageEvents = toSse(sseOptions);
+    const events$ = this.stream(params, callOptions).pipe(tap({ error: (error: unknown) => this.logFailure(error) }));
+    try {
+      return await awaitFirstEvent(events$, { signal: opts.signal, subscribeTimeoutMs, project: toMessageEvents });
+    } catch (error) {
+      // The caller's own abort (the client left) is theirs to interpret; everything else is the upstream's failure.
+      if (opts.signal?.aborted) throw error;
+      throw httpExceptionFor(error);
+    }
+  }
+
+  /**
+   * Ends every call still open with a `ClaudeStreamShutdownError` (aborting its request) and refuses new ones, so
+   * that `app.close()` neither waits for streams nor leaves requests running; then leaves Nest two event-loop turns
+   * to end their responses, so that the HTTP server closes at once. Called by Nest.
+   *
+   * @example
+   * ```ts
+   * await app.close(); // open SSE streams get an `error` event of type `server_shutdown` and end
+   * ```
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const stopping = [...this.open];
+    for (const stop of stopping) stop();
+    if (stopping.length === 0) return;
+    // Nest ends the responses of the streams just stopped over the next I/O turns. Node's server.close() (next in
+    // the shutdown) closes only the connections idle by then: one still busy would be kept open until its client's
+    // keep-alive timeout, making app.close() take seconds without `forceCloseConnections`.
+    for (let turn = 0; turn < SHUTDOWN_TURNS; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  private tracked<T>(events: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      if (this.shuttingDown) {
+        subscriber.error(new ClaudeStreamShutdownError());
+        return;
+      }
+      // Erroring the subscriber runs the teardown below, which unsubscribes and so aborts the request.
+      const stop = () => subscriber.error(new ClaudeStreamShutdownError());
+      this.open.add(stop);
+      const subscription = events.subscribe(subscriber);
+      return () => {
+        this.open.delete(stop);
+        subscription.unsubscribe();
+      };
+    });
+  }
+
+  private paramsFor(params: ClaudeCallParams): ClaudeStreamParams {
+    if (typeof params !== 'object' || params === null) {
+      throw new TypeError('ClaudeStreamService: params must be an object of request parameters');
+    }
+    // A field the call leaves undefined does not erase the default.
+    const own = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
+    const merged = { ...this.config.defaults, ...own };
+    for (const name of ['model', 'max_tokens'] as const) {
+      if (merged[name] === undefined) {
+        throw new TypeError(
+          `ClaudeStreamService: no ${name}: set it in the call or in ClaudeStreamModule's defaults.${name}`,
+        );
+      }
+    }
+    return merged as ClaudeStreamParams;
+  }
+
+  private logFailure(error: unknown): void {
+    const { type } = describeFailure(error);
+    const detail =
+      error instanceof APIError
+        ? `${error.name} (status ${String(error.status)}, type ${String(error.type)}, request-id ${String(error.requestID)})`
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : typeof error;
+    this.logger.warn(`Claude stream failed: ${type}: ${detail}`);
+  }
+}

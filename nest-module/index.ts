@@ -1,0 +1,18 @@
+export { ClaudeStreamModule } from './claude-stream.module.js';
+export { ClaudeStreamService } from './claude-stream.service.js';
+export { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_MODULE_OPTIONS } from './claude-stream.constants.js';
+export type {
+  ClaudeStreamModuleOptions,
+  ClaudeStreamOptionsFactory,
+  ClaudeStreamSseOptions,
+} from './claude-stream.options.js';
+export type { ClaudeStreamModuleAsyncOptions } from './claude-stream.module-definition.js';
+export type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
+export { toSse } from './to-sse.js';
+export type { SseErrorData, SseEventSelector, SseRestartData, ToSseOptions } from './to-sse.js';
+export { httpExceptionFor } from './http-exception-for.js';
+export { ClaudeUpstreamException } from './claude-upstream.exception.js';
+export { ClaudeUpstreamExceptionFilter } from './claude-upstream-exception.filter.js';
+export type { ClaudeFailureType } from './describe-failure.js';
+export { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
+export { ClientAbortSignal } from './client-abort-signal.decorator.js';

@@ -1,0 +1,217 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { MessageEvent } from '@nestjs/common';
+import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { isStreamRestart, type ClaudeRxEvent } from '../lib/types.js';
+import { describeFailure, type ClaudeFailureType } from './describe-failure.js';
+
+/**
+ * Names an event for `ToSseOptions.events`: a stream event type (`message_start`, `content_block_delta`, ...), or a
+ * delta type (`text_delta`, `thinking_delta`, ...) to keep only the `content_block_delta` events carrying it.
+ */
+export type SseEventSelector =
+  Anthropic.Messages.RawMessageStreamEvent['type'] | Anthropic.Messages.RawContentBlockDelta['type'];
+
+const EVENT_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawMessageStreamEvent['type']>([
+  'message_start',
+  'message_delta',
+  'message_stop',
+  'content_block_start',
+  'content_block_delta',
+  'content_block_stop',
+]);
+const DELTA_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawContentBlockDelta['type']>([
+  'text_delta',
+  'input_json_delta',
+  'citations_delta',
+  'thinking_delta',
+  'signature_delta',
+]);
+
+/** Options of `toSse` (and the `sse` options of `ClaudeStreamModule` and `ClaudeStreamService.sse()`). */
+export interface ToSseOptions {
+  /**
+   * Milliseconds of silence after which a comment (`: heartbeat`) is written, again every `heartbeatMs` while
+   * nothing else is, so that proxies and load balancers keep an idle connection open. `false` turns it off.
+   * @defaultValue 15000
+   */
+  readonly heartbeatMs?: number | false;
+  /**
+   * Which stream events go out: a list of event or delta types (`['text_delta', 'thinking_delta']` sends only the
+   * text and thinking deltas), or a predicate. `stream_restart`, `error` and `done` always go out.
+   * @defaultValue every event
+   */
+  readonly events?: readonly SseEventSelector[] | ((event: Anthropic.Messages.RawMessageStreamEvent) => boolean);
+}
+
+/**
+ * The `data` of the `error` event `toSse` writes: what a client may know, nothing of the upstream's message, headers
+ * or stack.
+ */
+export interface SseErrorData {
+  /** The kind of failure. */
+  readonly type: ClaudeFailureType;
+  /** A fixed, human-readable message for that kind. */
+  readonly message: string;
+  /** Whether sending the same request again later may succeed. */
+  readonly retryable: boolean;
+}
+
+/** The `data` of the `stream_restart` event: the stream starts over, drop what was shown since `message_start`. */
+export interface SseRestartData {
+  readonly type: 'stream_restart';
+  /** The retry attempt that follows (1 for the first retry). */
+  readonly attempt: number;
+  /** How long the retry waited, in milliseconds. */
+  readonly delayMs: number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000;
+const HEARTBEAT: MessageEvent = { comment: 'heartbeat' };
+const DONE_DATA = '{}';
+
+function keepFor(events: ToSseOptions['events']): (event: Anthropic.Messages.RawMessageStreamEvent) => boolean {
+  if (events === undefined) return () => true;
+  if (typeof events === 'function') return events;
+  if (!Array.isArray(events)) {
+    throw new TypeError('toSse: events must be a list of event or delta types, or a predicate');
+  }
+  const names = new Set<string>();
+  for (const name of events as readonly unknown[]) {
+    if (typeof name !== 'string' || (!EVENT_TYPES.has(name) && !DELTA_TYPES.has(name))) {
+      throw new TypeError(
+        `toSse: events has ${JSON.stringify(name)}, which is neither a stream event type (${[...EVENT_TYPES].join(', ')}) ` +
+          `nor a delta type (${[...DELTA_TYPES].join(', ')})`,
+      );
+    }
+    names.add(name);
+  }
+  return (event) => names.has(event.type) || (event.type === 'content_block_delta' && names.has(event.delta.type));
+}
+
+function checkHeartbeat(heartbeatMs: unknown): number | false {
+  if (heartbeatMs === undefined) return DEFAULT_HEARTBEAT_MS;
+  if (heartbeatMs === false) return false;
+  if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
+    throw new TypeError(
+      `toSse: heartbeatMs must be a positive number of milliseconds or false, got ${JSON.stringify(heartbeatMs) ?? typeof heartbeatMs}`,
+    );
+  }
+  return heartbeatMs;
+}
+
+/**
+ * Turns Claude stream events into Nest `MessageEvent`s for an `@Sse()` route.
+ *
+ * Each kept event goes out with the stream's event type as its SSE event name (`type`), the event as JSON as its
+ * `data` (a string: newlines in the model's text are escaped, so the text cannot forge SSE frames) and an `id`
+ * that increases from 1 within the stream. A `stream_restart` marker (from `retryOnRateLimit`) goes out as a
+ * `stream_restart` event, without its error.
+ *
+ * - next: one `MessageEvent` per kept event; a `: heartbeat` comment after every `heartbeatMs` without a write;
+ * - complete: a final `done` event (data `{}`), then complete;
+ * - error: one `error` event whose data is `{ type, message, retryable }` (`SseErrorData`: a fixed message per kind
+ *   of failure, nothing of the upstream's message, headers or stack), then complete;
+ * - unsubscribe (the client went away): unsubscribes the source, which aborts the upstream request, and stops the
+ *   heartbeat.
+ *
+ * A `TypeError` is thrown at once for bad options. To answer a failure before the first event with an HTTP status
+ * rather than a 200 and an `error` event, use `ClaudeStreamService.sse()`.
+ *
+ * @param options `heartbeatMs` and `events`.
+ * @returns An operator from stream events to `MessageEvent`s.
+ *
+ * @example
+ * ```ts
+ * import { Controller, Query, Sse, type MessageEvent } from '@nestjs/common';
+ * import type { Observable } from 'rxjs';
+ * import { ClaudeStreamService, toSse } from 'claude-rx/nest';
+ *
+ * @Controller('chat')
+ * class ChatController {
+ *   constructor(private readonly claude: ClaudeStreamService) {}
+ *
+ *   @Sse('text')
+ *   text(@Query('q') q: string): Observable<MessageEvent> {
+ *     return this.claude
+ *       .stream({ messages: [{ role: 'user', content: q }] })
+ *       .pipe(toSse({ events: ['text_delta'], heartbeatMs: 10_000 }));
+ *   }
+ * }
+ * ```
+ */
+export function toSse(options: ToSseOptions = {}): OperatorFunction<ClaudeRxEvent, MessageEvent> {
+  if (options === null || typeof options !== 'object') throw new TypeError('toSse: options must be an object');
+  const heartbeatMs = checkHeartbeat(options.heartbeatMs);
+  const keep = keepFor(options.events);
+
+  return (source) =>
+    new Observable<MessageEvent>((subscriber) => {
+      const scheduler = asyncScheduler;
+      let nextId = 1;
+      let lastWriteAt = scheduler.now();
+      let heartbeat: Subscription | undefined;
+
+      const write = (type: string, data: string) => {
+        lastWriteAt = scheduler.now();
+        subscriber.next({ type, id: String(nextId++), data });
+      };
+
+      // One timer per silence, not per event: when it fires, it sleeps again for what is left of the interval if
+      // something was written meanwhile.
+      const arm = (delay: number, interval: number) => {
+        heartbeat = scheduler.schedule(() => {
+          const idle = scheduler.now() - lastWriteAt;
+          if (idle >= interval) {
+            lastWriteAt = scheduler.now();
+            subscriber.next(HEARTBEAT);
+            arm(interval, interval);
+          } else {
+            arm(interval - idle, interval);
+          }
+        }, delay);
+      };
+      if (heartbeatMs !== false) arm(heartbeatMs, heartbeatMs);
+
+      const end = () => {
+        heartbeat?.unsubscribe();
+        heartbeat = undefined;
+      };
+
+      const fail = (error: unknown) => {
+        end();
+        const { type, message, retryable } = describeFailure(error);
+        const data: SseErrorData = { type, message, retryable };
+        write('error', JSON.stringify(data));
+        subscriber.complete();
+      };
+
+      const subscription = source.subscribe({
+        next(event) {
+          if (isStreamRestart(event)) {
+            const data: SseRestartData = { type: 'stream_restart', attempt: event.attempt, delayMs: event.delayMs };
+            write('stream_restart', JSON.stringify(data));
+            return;
+          }
+          let kept: boolean;
+          try {
+            kept = keep(event);
+          } catch (error) {
+            // Completing the subscriber runs the teardown below, which unsubscribes the source.
+            fail(error);
+            return;
+          }
+          if (kept) write(event.type, JSON.stringify(event));
+        },
+        error: fail,
+        complete() {
+          end();
+          write('done', DONE_DATA);
+          subscriber.complete();
+        },
+      });
+      return () => {
+        end();
+        subscription.unsubscribe();
+      };
+    });
+}

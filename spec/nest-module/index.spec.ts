@@ -1,0 +1,18 @@
+import * as nest from 'claude-rx/nest';
+
+it('claude-rx/nest exports exactly its public API', () => {
+  expect(Object.keys(nest).sort()).toEqual(
+    [
+      'CLAUDE_STREAM_CLIENT',
+      'CLAUDE_STREAM_MODULE_OPTIONS',
+      'ClaudeStreamModule',
+      'ClaudeStreamService',
+      'ClaudeStreamShutdownError',
+      'ClaudeUpstreamException',
+      'ClaudeUpstreamExceptionFilter',
+      'ClientAbortSignal',
+      'httpExceptionFor',
+      'toSse',
+    ].sort(),
+  );
+});
