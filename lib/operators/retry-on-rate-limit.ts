@@ -1,4 +1,10 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type OperatorFunction, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  type MonoTypeOperatorFunction,
+  type OperatorFunction,
+  type Subscription,
+} from 'rxjs';
 import { isRateLimitOrOverload, serverRetryDelayMs } from '../internal/rate-limit.js';
 import type { ClaudeRxEvent, StreamRestartEvent } from '../types.js';
 
@@ -20,14 +26,17 @@ export interface RetryOnRateLimitConfig {
   readonly baseDelayMs?: number;
   /**
    * The cap of the backoff, and the longest wait the server may ask for: a `retry-after` beyond it gives up at
-   * once (rethrowing) rather than hold a request open that long. @defaultValue 60000
+   * once (rethrowing) rather than hold a request open that long. At most 2147483647 (what one timer can wait).
+   * @defaultValue 60000
    */
   readonly maxDelayMs?: number;
   /** `full`: a random wait between 0 and the backoff step (AWS's "full jitter"); `none`: exactly the step. @defaultValue 'full' */
   readonly jitter?: 'full' | 'none';
   /**
-   * Which errors to retry. The default retries HTTP 429 and 529 and mid-stream `rate_limit_error` and
-   * `overloaded_error` only: never other 4xx, aborts or timeouts. Pass a predicate to widen or narrow that.
+   * Which errors to retry, given the error and the retry that would follow (1 for the first). The default retries
+   * HTTP 429 and 529 and mid-stream `rate_limit_error` and `overloaded_error` only: never other 4xx, aborts or
+   * timeouts. Pass a predicate to widen or narrow that; `maxRetries`, `maxDelayMs` and `restartAfterContent` still
+   * apply. An exception thrown here ends the stream with that exception.
    * @defaultValue rate limits and overloads
    */
   readonly retryOn?: (error: unknown, attempt: number) => boolean;
@@ -42,7 +51,13 @@ export interface RetryOnRateLimitConfig {
   readonly onRetry?: (info: RetryInfo) => void;
 }
 
-const CONTENT_DELTAS = new Set(['text_delta', 'thinking_delta', 'input_json_delta', 'citations_delta', 'signature_delta']);
+const CONTENT_DELTAS = new Set([
+  'text_delta',
+  'thinking_delta',
+  'input_json_delta',
+  'citations_delta',
+  'signature_delta',
+]);
 
 function isContent(event: ClaudeRxEvent): boolean {
   return (
@@ -52,9 +67,26 @@ function isContent(event: ClaudeRxEvent): boolean {
   );
 }
 
-function checkCount(name: string, value: number | undefined, min: number): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {
-    throw new TypeError(`retryOnRateLimit: ${name} must be a finite number >= ${min}, got ${String(value)}`);
+// setTimeout (under asyncScheduler) fires at once for longer delays.
+const MAX_TIMER_MS = 2_147_483_647;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  return `a value of type ${typeof value}`;
+}
+
+function checkNumber(name: string, value: unknown, { integer = false, max = Infinity } = {}): void {
+  if (
+    value !== undefined &&
+    (typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      value > max ||
+      (integer && !Number.isInteger(value)))
+  ) {
+    const what = integer ? 'a non-negative integer' : `a number from 0 to ${max}`;
+    throw new TypeError(`retryOnRateLimit: ${name} must be ${what}, got ${show(value)}`);
   }
 }
 
@@ -69,15 +101,20 @@ function checkCount(name: string, value: number | undefined, min: number): void 
  * Nothing is delivered twice. Until the first content delta, the events of an attempt (`message_start`,
  * `content_block_start`) are held back, so a failure there is retried transparently: downstream sees one clean
  * stream. After content, the error is rethrown, or with `restartAfterContent` a `StreamRestartEvent` is emitted and
- * the stream starts again.
+ * the stream starts again. When it gives up, what it held back is delivered before the error, as without it.
  *
- * The SDK retries too, before the first byte only (its `maxRetries`, 2 by default, with its own backoff that also
- * honours `retry-after`): the attempts multiply, (SDK retries + 1) × (these retries + 1). Create the client with
- * `maxRetries: 0` to leave rate limits to this operator, or keep the SDK's for connection errors and lower `maxRetries`
- * here.
+ * The SDK retries too, by itself and before the response headers only (its `maxRetries`, 2 by default): on 408,
+ * 409, 429, 5xx and connection errors, waiting what `retry-after-ms` / `retry-after` say however long that is, else
+ * its own backoff of up to 8 s. Only when its retries are used up does the error reach this operator, which then
+ * waits and sends a fresh request that the SDK may retry again: up to (SDK `maxRetries` + 1) × (`maxRetries` + 1)
+ * requests, with `onRetry` told of this operator's retries only and `maxDelayMs` not bounding the SDK's waits.
+ * Mid-stream errors are never retried by the SDK. Create the client (or the request options) with `maxRetries: 0` to
+ * leave rate limits to this operator, or keep the SDK's for connection errors and lower `maxRetries` here.
  *
- * - next: the source's events (held back until the first content, as said);
- * - error: the last error, when it is not retried; a `TypeError` at creation for bad options;
+ * - next: the source's events (held back until the first content, as said), and with `restartAfterContent` the
+ *   `StreamRestartEvent` markers;
+ * - error: the last error, when it is not retried; what `retryOn` or `onRetry` threw; a `TypeError` at creation
+ *   for bad options;
  * - complete: the source's; unsubscribe: unsubscribes the current attempt (aborting its request) or cancels the wait.
  *
  * @param config See `RetryOnRateLimitConfig`.
@@ -97,21 +134,37 @@ function checkCount(name: string, value: number | undefined, min: number): void 
  *   .subscribe((text) => process.stdout.write(text));
  * ```
  */
-export function retryOnRateLimit(config: RetryOnRateLimitConfig & { restartAfterContent: true }): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent>;
-export function retryOnRateLimit<T extends ClaudeRxEvent>(config?: RetryOnRateLimitConfig): MonoTypeOperatorFunction<T>;
-export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): MonoTypeOperatorFunction<ClaudeRxEvent> {
+// Without `restartAfterContent` no marker is emitted: the output has the source's type. With it, or when that is
+// only known at run time, markers may come.
+export function retryOnRateLimit<T extends ClaudeRxEvent>(
+  config?: RetryOnRateLimitConfig & { readonly restartAfterContent?: false },
+): MonoTypeOperatorFunction<T>;
+export function retryOnRateLimit(config: RetryOnRateLimitConfig): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent>;
+export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent> {
+  if (config === null || typeof config !== 'object') {
+    throw new TypeError(`retryOnRateLimit: config must be an object, got ${String(config)}`);
+  }
   const { maxRetries = 3, baseDelayMs = 1000, maxDelayMs = 60_000, jitter = 'full', retryOn, onRetry } = config;
-  const restartAfterContent = config.restartAfterContent ?? false;
-  checkCount('maxRetries', maxRetries, 0);
-  checkCount('baseDelayMs', baseDelayMs, 0);
-  checkCount('maxDelayMs', maxDelayMs, 0);
-  if (jitter !== 'full' && jitter !== 'none') throw new TypeError(`retryOnRateLimit: jitter must be 'full' or 'none'`);
-  if (retryOn !== undefined && typeof retryOn !== 'function') throw new TypeError('retryOnRateLimit: retryOn must be a function');
-  if (onRetry !== undefined && typeof onRetry !== 'function') throw new TypeError('retryOnRateLimit: onRetry must be a function');
+  const restartAfterContent: unknown = config.restartAfterContent ?? false;
+  checkNumber('maxRetries', maxRetries, { integer: true });
+  checkNumber('baseDelayMs', baseDelayMs, { max: MAX_TIMER_MS });
+  checkNumber('maxDelayMs', maxDelayMs, { max: MAX_TIMER_MS });
+  if (jitter !== 'full' && jitter !== 'none') {
+    throw new TypeError(`retryOnRateLimit: jitter must be 'full' or 'none', got ${show(jitter)}`);
+  }
+  if (retryOn !== undefined && typeof retryOn !== 'function') {
+    throw new TypeError(`retryOnRateLimit: retryOn must be a function, got ${show(retryOn)}`);
+  }
+  if (onRetry !== undefined && typeof onRetry !== 'function') {
+    throw new TypeError(`retryOnRateLimit: onRetry must be a function, got ${show(onRetry)}`);
+  }
+  if (typeof restartAfterContent !== 'boolean') {
+    throw new TypeError(`retryOnRateLimit: restartAfterContent must be a boolean, got ${show(restartAfterContent)}`);
+  }
 
   const shouldRetry = retryOn ?? ((error: unknown) => isRateLimitOrOverload(error));
 
-  return (source) =>
+  return (source: Observable<ClaudeRxEvent>) =>
     new Observable<ClaudeRxEvent>((subscriber) => {
       let attempt = 0;
       let current: Subscription | undefined;
@@ -139,23 +192,29 @@ export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): MonoTypeO
           },
           error(error: unknown) {
             const deliveredContent = held === undefined;
-            let retry: boolean;
+            // Not retrying: what was held back is delivered, as the source would have, then the error.
+            const fail = (reason: unknown) => {
+              release();
+              subscriber.error(reason);
+            };
+            let delayMs: number | undefined;
             try {
-              retry = attempt < maxRetries && (!deliveredContent || restartAfterContent) && shouldRetry(error, attempt + 1);
+              const retry =
+                attempt < maxRetries && (!deliveredContent || restartAfterContent) && shouldRetry(error, attempt + 1);
+              delayMs = retry ? retryDelay(error, attempt) : undefined;
             } catch (thrown) {
-              subscriber.error(thrown);
+              fail(thrown);
               return;
             }
-            const delayMs = retry ? retryDelay(error, attempt) : undefined;
             if (delayMs === undefined) {
-              subscriber.error(error);
+              fail(error);
               return;
             }
             attempt += 1;
             try {
               onRetry?.({ attempt, delayMs, error });
             } catch (thrown) {
-              subscriber.error(thrown);
+              fail(thrown);
               return;
             }
             if (deliveredContent) {

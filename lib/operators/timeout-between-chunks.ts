@@ -11,9 +11,20 @@ export interface TimeoutBetweenChunksConfig {
   readonly total?: number;
 }
 
+// setTimeout (under asyncScheduler) fires at once for longer delays.
+const MAX_TIMER_MS = 2_147_483_647;
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  return `a value of type ${typeof value}`;
+}
+
 function checkLimit(name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
-    throw new TypeError(`timeoutBetweenChunks: ${name} must be a positive number of milliseconds, got ${String(value)}`);
+  if (value !== undefined && (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS))) {
+    throw new TypeError(
+      `timeoutBetweenChunks: ${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${show(value)}`,
+    );
   }
 }
 

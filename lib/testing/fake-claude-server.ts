@@ -213,7 +213,7 @@ export class FakeClaudeServer {
    *
    * const server = await FakeClaudeServer.start();
    * // ... make a call ...
-   * const apiKey = server.lastRequest?.headers['x-api-key'];
+   * const apiKey = server.lastRequest?.headers.authorization; // 'Bearer <key>': SDK 1.x sends the key as a bearer token;
    * ```
    */
   get lastRequest(): RecordedRequest | undefined {
