@@ -139,13 +139,15 @@ describe('claudeStream', () => {
 
   it('aborts the HTTP request when unsubscribed before the response headers', async () => {
     fake.server.enqueue(stallBeforeHeaders());
-    const subscription = claudeStream(fake.client, PARAMS).subscribe({ error: (e) => fail(e) });
+    const errors: unknown[] = [];
+    const subscription = claudeStream(fake.client, PARAMS).subscribe({ error: (e) => errors.push(e) });
     const [request] = await fake.server.waitForRequests(1);
     const unsubscribedAt = performance.now();
     subscription.unsubscribe();
     await request!.closed;
     expect(request!.closedByClient).toBe(true);
     expect(request!.closedAt! - unsubscribedAt).toBeLessThan(100);
+    expect(errors).toEqual([]);
   });
 
   it('aborts the HTTP request when unsubscribed mid-stream, silently', async () => {

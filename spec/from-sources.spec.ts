@@ -28,23 +28,33 @@ describe('fromMessageStream', () => {
     fake.server.enqueue(streamReply(textMessage('Hello there, a long story'), { stallAfter: 3 }));
     const stream = fake.client.messages.stream(PARAMS);
     const seen: ClaudeStreamEvent[] = [];
-    const subscription = fromMessageStream(stream).subscribe({ next: (e) => seen.push(e), error: (e) => fail(e) });
+    const errors: unknown[] = [];
+    const subscription = fromMessageStream(stream).subscribe({
+      next: (e) => seen.push(e),
+      error: (e) => errors.push(e),
+    });
     while (seen.length < 3) await sleep(5);
     subscription.unsubscribe();
     const request = fake.server.requests[0]!;
     await request.closed;
     expect(request.closedByClient).toBe(true);
     expect(stream.aborted).toBe(true);
+    await sleep(20);
+    expect(errors).toEqual([]);
   });
 
   it('aborts before the response without an unhandled rejection', async () => {
     fake.server.enqueue(stallBeforeHeaders());
-    const subscription = fromMessageStream(fake.client.messages.stream(PARAMS)).subscribe({ error: (e) => fail(e) });
+    const errors: unknown[] = [];
+    const subscription = fromMessageStream(fake.client.messages.stream(PARAMS)).subscribe({
+      error: (e) => errors.push(e),
+    });
     const [request] = await fake.server.waitForRequests(1);
     subscription.unsubscribe();
     await request!.closed;
     expect(request!.closedByClient).toBe(true);
     await sleep(20);
+    expect(errors).toEqual([]);
   });
 
   it("passes the SDK's error through", async () => {
