@@ -25,7 +25,7 @@ export const { ConfigurableModuleClass: ClaudeStreamConfigurableModule, ASYNC_OP
  * import { ClaudeStreamModule, type ClaudeStreamModuleAsyncOptions } from 'claude-rx/nest';
  *
  * const asyncOptions: ClaudeStreamModuleAsyncOptions = {
- *   useFactory: () => ({ defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 } }),
+ *   useFactory: () => ({ defaults: { model: 'claude-sonnet-5-5', max_tokens: 1024 } }),
  *   isGlobal: true,
  * };
  * ClaudeStreamModule.forRootAsync(asyncOptions);

@@ -28,7 +28,7 @@ import { createClaudeClient } from './create-claude-client.js';
  *       inject: [ConfigService],
  *       useFactory: (config: ConfigService) => ({
  *         apiKey: config.getOrThrow<string>('ANTHROPIC_API_KEY'),
- *         defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 },
+ *         defaults: { model: 'claude-sonnet-5-5', max_tokens: 1024 },
  *       }),
  *       isGlobal: true,
  *     }),

@@ -40,7 +40,7 @@ export interface ClaudeStreamSseOptions extends ToSseOptions {
  * @Module({
  *   imports: [
  *     ClaudeStreamModule.forRoot({
- *       defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 },
+ *       defaults: { model: 'claude-sonnet-5-5', max_tokens: 1024 },
  *       retry: { maxRetries: 3 },
  *       timeout: { first: 30_000, each: 15_000 },
  *       sse: { heartbeatMs: 10_000 },
@@ -248,7 +248,7 @@ export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig 
  * class ClaudeConfig implements ClaudeStreamOptionsFactory {
  *   constructor(private readonly config: ConfigService) {}
  *   createClaudeStreamOptions(): ClaudeStreamModuleOptions {
- *     return { apiKey: this.config.getOrThrow('ANTHROPIC_API_KEY'), defaults: { model: 'claude-sonnet-4-5', max_tokens: 1024 } };
+ *     return { apiKey: this.config.getOrThrow('ANTHROPIC_API_KEY'), defaults: { model: 'claude-sonnet-5-5', max_tokens: 1024 } };
  *   }
  * }
  * ```

@@ -41,7 +41,8 @@ export async function pumpEvents(
     );
   } catch (error) {
     if (subscriber.closed) return;
-    const brokenMidStream = draft.started && !draft.stopped && (!(error instanceof APIError) || error instanceof APIUserAbortError);
+    const brokenMidStream =
+      draft.started && !draft.stopped && (!(error instanceof APIError) || error instanceof APIUserAbortError);
     subscriber.error(
       brokenMidStream ? new IncompleteStreamError(draft.toMessage({ resendable: true }), { cause: error }) : error,
     );

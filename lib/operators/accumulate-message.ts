@@ -72,4 +72,3 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
       };
     });
 }
-

@@ -10,7 +10,7 @@ type Usage = Anthropic.Messages.Usage;
 const DEFAULT_CHUNK_SIZE = 16;
 
 /** The model named in `message_start` when `messageEvents` is not given one. */
-const DEFAULT_MODEL = 'claude-sonnet-4-6';
+const DEFAULT_MODEL = 'claude-sonnet-5-5';
 
 /** Usage fields the API reports in `message_delta` rather than in `message_start`. */
 const DELTA_USAGE_KEYS = new Set(['output_tokens', 'server_tool_use', 'output_tokens_details']);
@@ -61,7 +61,7 @@ export interface BlockSpec {
 export interface MessageEventsOptions {
   /** The message id. @defaultValue a random `msg_01...` id */
   readonly id?: string;
-  /** The model named in `message_start`. @defaultValue `'claude-sonnet-4-6'` */
+  /** The model named in `message_start`. @defaultValue `'claude-sonnet-5-5'` */
   readonly model?: string;
   /** `message_delta.delta.stop_reason`. @defaultValue `'tool_use'` if a block is `tool_use`, else `'end_turn'` */
   readonly stopReason?: StopReason | null;

@@ -71,8 +71,8 @@ interface Waiter {
  * const server = await FakeClaudeServer.start();
  * server.enqueue(streamReply(textMessage('Hi!')));
  * const client = new Anthropic({ apiKey: 'k', baseURL: server.url, maxRetries: 0 });
- * const message = await client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [] }).finalMessage();
- * // message.content[0] is { type: 'text', text: 'Hi!' }; server.lastRequest?.body?.model is 'claude-sonnet-4-6'
+ * const message = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 64, messages: [] }).finalMessage();
+ * // message.content[0] is { type: 'text', text: 'Hi!' }; server.lastRequest?.body?.model is 'claude-sonnet-5-5'
  * await server.close();
  * ```
  */

@@ -42,7 +42,7 @@ const M1 = {
   id: 'msg_1',
   type: 'message',
   role: 'assistant',
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-5-5',
   content: [],
   stop_reason: null,
   stop_sequence: null,

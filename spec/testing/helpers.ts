@@ -3,7 +3,7 @@ import type { FakeClaudeServer } from 'claude-rx/testing';
 
 /** Request params every spec sends; `stream` is added per call. */
 export const params = {
-  model: 'claude-sonnet-4-6',
+  model: 'claude-sonnet-5-5',
   max_tokens: 64,
   messages: [{ role: 'user' as const, content: 'Hi' }],
 };
