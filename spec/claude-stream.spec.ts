@@ -25,13 +25,14 @@ import {
   TEST_API_KEY,
   trackUnhandledRejections,
   useFakeClaude,
+  folderOf,
 } from './support/harness.js';
 
 const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
 afterEach(() => expect(rejections).toEqual([]));
 
-const FIXTURES = join(import.meta.dirname, 'fixtures', 'recorded');
+const FIXTURES = join(folderOf(import.meta.url), 'fixtures', 'recorded');
 
 /** What the SDK's own iterator yields for the next scripted reply. */
 async function sdkEvents(client: Anthropic): Promise<ClaudeStreamEvent[]> {

@@ -10,7 +10,15 @@ import {
   type ClaudeStreamEvent,
 } from 'claude-rx';
 import { recordedReply, stallBeforeHeaders, streamReply, textMessage } from 'claude-rx/testing';
-import { collect, errorOf, PARAMS, sleep, trackUnhandledRejections, useFakeClaude } from './support/harness.js';
+import {
+  collect,
+  errorOf,
+  PARAMS,
+  sleep,
+  trackUnhandledRejections,
+  useFakeClaude,
+  folderOf,
+} from './support/harness.js';
 
 const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
@@ -18,7 +26,7 @@ afterEach(() => expect(rejections).toEqual([]));
 
 describe('fromMessageStream', () => {
   it('emits the events of an SDK MessageStream', async () => {
-    const body = readFileSync(join(import.meta.dirname, 'fixtures/recorded/basic_response.sse'), 'utf8');
+    const body = readFileSync(join(folderOf(import.meta.url), 'fixtures/recorded/basic_response.sse'), 'utf8');
     fake.server.enqueue(recordedReply(body));
     const text = await collect(fromMessageStream(fake.client.messages.stream(PARAMS)).pipe(textOnly()));
     expect(text.join('')).toBe('Hello there!');

@@ -6,8 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { folderOf } from './support/harness.js';
 
-const root = join(import.meta.dirname, '..');
+const root = join(folderOf(import.meta.url), '..');
 const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, {
     cwd,

@@ -25,7 +25,7 @@ import {
   type BlockSpec,
 } from 'claude-rx/testing';
 import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
-import { PARAMS, sleep, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
+import { PARAMS, sleep, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
 
 type Message = Anthropic.Messages.Message;
 
@@ -33,7 +33,7 @@ const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
 afterEach(() => expect(rejections).toEqual([]));
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'recorded');
+const FIXTURES = join(folderOf(import.meta.url), '..', 'fixtures', 'recorded');
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const ev = (event: object) => event as ClaudeRxEvent;
 
@@ -88,14 +88,26 @@ async function sdkAccumulation(): Promise<{ final: unknown; last: unknown; snaps
   let current: Message | undefined;
   stream.on('streamEvent', (_event, snapshot) => {
     current = snapshot;
-    snapshots.push(structuredClone(snapshot));
+    snapshots.push(clone(snapshot));
   });
   try {
     const { parsed_output: _parsed, ...final } = await stream.finalMessage();
-    return { final, last: structuredClone(current), snapshots };
+    return { final, last: clone(current), snapshots };
   } catch {
-    return { final: undefined, last: structuredClone(current), snapshots };
+    return { final: undefined, last: clone(current), snapshots };
   }
+}
+
+/**
+ * A deep copy made in the test's own realm. `structuredClone` builds its objects in Node's realm, and jest 29's
+ * `toStrictEqual` tells objects of two realms apart by their constructors.
+ */
+function clone<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => clone(item)) as T;
+  const copy: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) copy[key] = clone(child);
+  return copy as T;
 }
 
 /** Our snapshots for the next scripted reply, and the error the pipeline ended with, if any. */

@@ -24,7 +24,7 @@ import {
   webSearchToolResult,
 } from 'claude-rx/testing';
 import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
-import { errorOf, PARAMS, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
+import { errorOf, PARAMS, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
 
 type Message = Anthropic.Messages.Message;
 
@@ -32,7 +32,7 @@ const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
 afterEach(() => expect(rejections).toEqual([]));
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'recorded');
+const FIXTURES = join(folderOf(import.meta.url), '..', 'fixtures', 'recorded');
 
 /** Errors compared by class, message, cause and own fields (`partial`): plain toEqual compares only the message. */
 function comparable(log: unknown): unknown {

@@ -23,13 +23,13 @@ import {
   type BlockSpec,
 } from 'claude-rx/testing';
 import { IncrementalJsonParser, IncrementalJsonSyntaxError } from '../../lib/internal/incremental-json.js';
-import { collect, errorOf, PARAMS, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
+import { collect, errorOf, PARAMS, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
 
 const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
 afterEach(() => expect(rejections).toEqual([]));
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'recorded');
+const FIXTURES = join(folderOf(import.meta.url), '..', 'fixtures', 'recorded');
 
 /** Errors compared by class, message, cause and own fields: plain toEqual compares only the message. */
 function comparable(log: unknown): unknown {

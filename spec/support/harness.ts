@@ -1,4 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
 import { FakeClaudeServer } from 'claude-rx/testing';
 
@@ -58,3 +60,8 @@ export const PARAMS = {
   max_tokens: 256,
   messages: [{ role: 'user' as const, content: 'Hello' }],
 };
+
+/** The folder of the spec file at `url` (`import.meta.url`): jest 29's ESM `import.meta` has no `dirname`. */
+export function folderOf(url: string): string {
+  return dirname(fileURLToPath(url));
+}
