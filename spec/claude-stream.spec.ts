@@ -7,15 +7,11 @@ import {
   errorReply,
   messageEvents,
   recordedReply,
-  redactedThinking,
-  serverToolUse,
   stallBeforeHeaders,
   streamReply,
   text,
   textMessage,
   thinking,
-  toolUse,
-  webSearchToolResult,
 } from 'claude-rx/testing';
 import {
   collect,
@@ -27,6 +23,7 @@ import {
   useFakeClaude,
   folderOf,
 } from './support/harness.js';
+import { everyBlockKind } from './support/every-block-kind.js';
 
 const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
@@ -40,49 +37,6 @@ async function sdkEvents(client: Anthropic): Promise<ClaudeStreamEvent[]> {
   const stream = await client.messages.create({ ...PARAMS, stream: true });
   for await (const event of stream) events.push(event);
   return events;
-}
-
-function everyBlockKind(): ClaudeStreamEvent[] {
-  return messageEvents(
-    [
-      thinking('Let me think about the weather in Paris.', 'sig_abc', { chunkSize: 7 }),
-      redactedThinking('EncryptedRedactedData=='),
-      text('Paris is ', { chunkSize: 3 }),
-      text('sunny', {
-        citations: [
-          {
-            type: 'char_location',
-            cited_text: 'sunny',
-            document_index: 0,
-            document_title: 'Weather',
-            start_char_index: 0,
-            end_char_index: 5,
-            file_id: null,
-          },
-        ],
-      }),
-      serverToolUse({ id: 'srvtoolu_1', name: 'web_search', input: { query: 'paris weather' } }),
-      webSearchToolResult({
-        toolUseId: 'srvtoolu_1',
-        content: [
-          {
-            type: 'web_search_result',
-            title: 'Weather',
-            url: 'https://example.com',
-            encrypted_content: 'x',
-            page_age: null,
-          },
-        ],
-      }),
-      toolUse({
-        id: 'toolu_1',
-        name: 'get_weather',
-        input: { city: 'Paris', days: [1, 2, 3], unit: 'C' },
-        chunkSize: 5,
-      }),
-    ],
-    { usage: { input_tokens: 42, cache_read_input_tokens: 7, output_tokens: 99 } },
-  );
 }
 
 describe('claudeStream', () => {

@@ -14,18 +14,15 @@ import {
 import {
   messageEvents,
   recordedReply,
-  redactedThinking,
-  serverToolUse,
   streamReply,
   text,
   textMessage,
-  thinking,
   toolUse,
-  webSearchToolResult,
   type BlockSpec,
 } from 'claude-rx/testing';
 import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
 import { PARAMS, sleep, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
+import { CITATION, everyBlockKind } from '../support/every-block-kind.js';
 
 type Message = Anthropic.Messages.Message;
 
@@ -130,49 +127,6 @@ function pathsWhereFrozenIs(frozen: boolean, value: unknown, path = '$'): string
   const own = Object.isFrozen(value) === frozen ? [path] : [];
   return own.concat(
     ...Object.entries(value).map(([key, child]) => pathsWhereFrozenIs(frozen, child, `${path}.${key}`)),
-  );
-}
-
-const CITATION: Anthropic.Messages.CitationCharLocation = {
-  type: 'char_location',
-  cited_text: 'sunny',
-  document_index: 0,
-  document_title: 'Weather',
-  start_char_index: 0,
-  end_char_index: 5,
-  file_id: null,
-};
-
-/** The generated stream of spec/claude-stream.spec.ts (every block and delta kind), with `more` blocks after. */
-function everyBlockKind(more: BlockSpec[] = []): ClaudeStreamEvent[] {
-  return messageEvents(
-    [
-      thinking('Let me think about the weather in Paris.', 'sig_abc', { chunkSize: 7 }),
-      redactedThinking('EncryptedRedactedData=='),
-      text('Paris is ', { chunkSize: 3 }),
-      text('sunny', { citations: [CITATION, { ...CITATION, cited_text: 'sun', end_char_index: 3 }] }),
-      serverToolUse({ id: 'srvtoolu_1', name: 'web_search', input: { query: 'paris weather' } }),
-      webSearchToolResult({
-        toolUseId: 'srvtoolu_1',
-        content: [
-          {
-            type: 'web_search_result',
-            title: 'Weather',
-            url: 'https://example.com',
-            encrypted_content: 'x',
-            page_age: null,
-          },
-        ],
-      }),
-      toolUse({
-        id: 'toolu_1',
-        name: 'get_weather',
-        input: { city: 'Paris', days: [1, 2, 3], unit: 'C' },
-        chunkSize: 5,
-      }),
-      ...more,
-    ],
-    { usage: { input_tokens: 42, cache_read_input_tokens: 7, output_tokens: 99 } },
   );
 }
 
@@ -349,14 +303,16 @@ describe('accumulateMessage', () => {
 
     it("after every event, not only the last: each snapshot equals the SDK's snapshot after the same event", async () => {
       // Without the empty first input_json_delta of each tool block: that case has a test of its own, below.
-      const events = everyBlockKind([
-        toolUse({
-          id: 'toolu_2',
-          name: 'f',
-          input: { city: 'Paris', n: -12.5e3, ok: true, no: null, days: [1, 2], s: 'a\\"b\u00e9' },
-          chunkSize: 1,
-        }),
-      ]).filter(
+      const events = everyBlockKind({
+        more: [
+          toolUse({
+            id: 'toolu_2',
+            name: 'f',
+            input: { city: 'Paris', n: -12.5e3, ok: true, no: null, days: [1, 2], s: 'a\\"b\u00e9' },
+            chunkSize: 1,
+          }),
+        ],
+      }).filter(
         (e) =>
           !(e.type === 'content_block_delta' && e.delta.type === 'input_json_delta' && e.delta.partial_json === ''),
       );

@@ -3,28 +3,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { firstValueFrom, from, lastValueFrom, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import {
-  claudeStream,
-  finalMessage,
-  fromStreamEvents,
-  IncompleteStreamError,
-  type ClaudeRxEvent,
-  type ClaudeStreamEvent,
-} from 'claude-rx';
-import {
-  messageEvents,
-  recordedReply,
-  redactedThinking,
-  serverToolUse,
-  streamReply,
-  text,
-  textMessage,
-  thinking,
-  toolUse,
-  webSearchToolResult,
-} from 'claude-rx/testing';
+import { claudeStream, finalMessage, fromStreamEvents, IncompleteStreamError, type ClaudeRxEvent } from 'claude-rx';
+import { messageEvents, recordedReply, streamReply, text, textMessage, thinking, toolUse } from 'claude-rx/testing';
 import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
 import { errorOf, PARAMS, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
+import { everyBlockKind } from '../support/every-block-kind.js';
 
 type Message = Anthropic.Messages.Message;
 
@@ -90,50 +73,6 @@ const V = {
   m: { ...M1, ...DONE, content: [{ type: 'text', text: 'Hello' }] },
   n: { ...M2, ...DONE, content: [{ type: 'text', text: 'lo' }] },
 };
-
-const CITATION: Anthropic.Messages.TextCitation = {
-  type: 'char_location',
-  cited_text: 'sunny',
-  document_index: 0,
-  document_title: 'Weather',
-  start_char_index: 0,
-  end_char_index: 5,
-  file_id: null,
-};
-
-function everyBlockKind(): ClaudeStreamEvent[] {
-  return messageEvents(
-    [
-      thinking('Let me think about the weather in Paris.', 'sig_abc', { chunkSize: 7 }),
-      redactedThinking('EncryptedRedactedData=='),
-      text('Paris is ', { chunkSize: 3 }),
-      text('sunny', { citations: [CITATION] }),
-      serverToolUse({ id: 'srvtoolu_1', name: 'web_search', input: { query: 'paris weather' } }),
-      webSearchToolResult({
-        toolUseId: 'srvtoolu_1',
-        content: [
-          {
-            type: 'web_search_result',
-            title: 'Weather',
-            url: 'https://example.com',
-            encrypted_content: 'x',
-            page_age: null,
-          },
-        ],
-      }),
-      toolUse({
-        id: 'toolu_1',
-        name: 'get_weather',
-        input: { city: 'Paris', days: [1, 2, 3], unit: 'C' },
-        chunkSize: 5,
-      }),
-    ],
-    {
-      usage: { input_tokens: 42, cache_read_input_tokens: 7, output_tokens: 99 },
-      container: { id: 'container_1', expires_at: '2030-01-01T00:00:00Z' } as Anthropic.Messages.Container,
-    },
-  );
-}
 
 /** The SDK's `finalMessage()` for the next scripted reply, without its non-standard `parsed_output`. */
 async function sdkFinalMessage(): Promise<Omit<Message, 'parsed_output'>> {
@@ -286,7 +225,9 @@ describe('finalMessage', () => {
     });
 
     it('for a generated stream with every block kind and a container, cut into 11-byte chunks', async () => {
-      const events = everyBlockKind();
+      const events = everyBlockKind({
+        container: { id: 'container_1', expires_at: '2030-01-01T00:00:00Z' } as Anthropic.Messages.Container,
+      });
       fake.server.enqueue(streamReply(events, { chunkBytes: 11 }), streamReply(events, { chunkBytes: 11 }));
       const expected = await sdkFinalMessage();
       const ours = await lastValueFrom(claudeStream(fake.client, PARAMS).pipe(finalMessage()));
