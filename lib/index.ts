@@ -24,3 +24,19 @@ export type {
   ClaudeStreamParams,
   StreamRestartEvent,
 } from './types.js';
+export { defineTool, finalMessages, isRunToolsMarker, runTools, withTurn } from './run-tools.js';
+export type {
+  EventWithTurn,
+  RunnableTool,
+  RunToolsEvent,
+  RunToolsMarker,
+  RunToolsOptions,
+  StandardSchemaV1,
+  ToolOutput,
+  ToolResultContent,
+  ToolResultEvent,
+  ToolRunContext,
+  TurnEndEvent,
+  TurnStartEvent,
+} from './run-tools.js';
+export { MaxTurnsExceededError } from './run-tools-errors.js';

@@ -6,6 +6,7 @@ import { finalMessage } from '../lib/operators/final-message.js';
 import { retryOnRateLimit } from '../lib/operators/retry-on-rate-limit.js';
 import { textOnly } from '../lib/operators/text-only.js';
 import { timeoutBetweenChunks } from '../lib/operators/timeout-between-chunks.js';
+import { runTools, type RunToolsEvent, type RunToolsOptions } from '../lib/run-tools.js';
 import type { ClaudeRxEvent, ClaudeStreamParams } from '../lib/types.js';
 import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
@@ -15,6 +16,21 @@ import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 import { describeFailure } from './describe-failure.js';
 import { httpExceptionFor } from './http-exception-for.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
+
+/**
+ * Options of `ClaudeStreamService.runTools()`: those of every call (`signal`, `requestOptions`, and `retry` and
+ * `timeout`, which apply to each request of the conversation), plus the tools and `runTools`' `maxTurns` and
+ * `concurrency`.
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeRunToolsOptions } from 'claude-rx/nest';
+ *
+ * const options: ClaudeRunToolsOptions = { tools: [getWeather], maxTurns: 5, timeout: { each: 10_000 } };
+ * ```
+ */
+export interface ClaudeRunToolsOptions
+  extends ClaudeCallOptions, Omit<RunToolsOptions, 'signal' | 'requestOptions' | 'perRequest'> {}
 
 /** Event-loop turns that a shutdown leaves Nest to end the responses of the streams it stopped. */
 const SHUTDOWN_TURNS = 2;
@@ -137,6 +153,74 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    */
   finalMessage(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<Anthropic.Messages.Message> {
     return this.stream(params, opts).pipe(finalMessage());
+  }
+
+  /**
+   * Streams a whole tool-use conversation: `runTools` with the module's `defaults` under `params`, and its `timeout`
+   * and `retry` (each replaceable per call) applied to each request, so that a retry resends one turn, not the
+   * conversation.
+   *
+   * - next: `turn_start`, the turn's stream events, `turn_end`, then a `tool_result` per tool call; again per turn
+   *   (see `runTools`);
+   * - error: as `runTools` reports it (`MaxTurnsExceededError`, a request's failure, `opts.signal`'s reason);
+   *   `ClaudeStreamShutdownError` when the application shuts down;
+   * - complete: after the turn that calls no tool; unsubscribe: aborts the request and the running tools.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts `tools`, `maxTurns`, `concurrency`, and `signal`, `requestOptions`, `retry`, `timeout` as for
+   *   `stream()`.
+   * @returns A cold Observable: each subscription runs the conversation.
+   * @throws TypeError at once when `model` or `max_tokens` is set neither here nor in `defaults`, or an option is bad.
+   *
+   * @example
+   * ```ts
+   * import { Controller, Query, Sse, type MessageEvent } from '@nestjs/common';
+   * import { map, type Observable } from 'rxjs';
+   * import { defineTool } from 'claude-rx';
+   * import { ClaudeStreamService } from 'claude-rx/nest';
+   *
+   * const getTime = defineTool({
+   *   name: 'get_time',
+   *   description: 'The current time, as an ISO string.',
+   *   inputSchema: { type: 'object', properties: {} },
+   *   run: () => new Date().toISOString(),
+   * });
+   *
+   * @Controller('agent')
+   * class AgentController {
+   *   constructor(private readonly claude: ClaudeStreamService) {}
+   *
+   *   @Sse('run')
+   *   run(@Query('q') q: string): Observable<MessageEvent> {
+   *     return this.claude
+   *       .runTools({ messages: [{ role: 'user', content: q }] }, { tools: [getTime] })
+   *       .pipe(map((event) => ({ type: event.type, data: JSON.stringify(event) })));
+   *   }
+   * }
+   * ```
+   */
+  runTools(params: ClaudeCallParams, opts: ClaudeRunToolsOptions): Observable<RunToolsEvent> {
+    const body = this.paramsFor(params);
+    if (typeof opts !== 'object' || opts === null) {
+      throw new TypeError('ClaudeStreamService.runTools: opts must be an object with the tools');
+    }
+    const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout, ...runOptions } = opts;
+    // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
+    const timeoutEach = timeout === false ? undefined : timeoutBetweenChunks<ClaudeRxEvent>(timeout);
+    const retryEach = retry === false ? undefined : retryOnRateLimit(retry);
+    const run$ = runTools(this.client, body, {
+      ...runOptions,
+      ...(signal ? { signal } : {}),
+      ...(requestOptions ? { requestOptions } : {}),
+      // As in `stream()`: the timeout applies to each attempt, so that a retry's wait does not count against `first`.
+      perRequest: (events) => {
+        let request$: Observable<ClaudeRxEvent> = events;
+        if (timeoutEach) request$ = request$.pipe(timeoutEach);
+        if (retryEach) request$ = request$.pipe(retryEach);
+        return request$;
+      },
+    });
+    return this.tracked(run$);
   }
 
   /**

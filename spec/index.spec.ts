@@ -8,19 +8,25 @@ describe('the claude-rx barrel', () => {
       [
         'ChunkTimeoutError',
         'IncompleteStreamError',
+        'MaxTurnsExceededError',
         'ToolInputParseError',
         'accumulateMessage',
         'claudeStream',
+        'defineTool',
         'finalMessage',
+        'finalMessages',
         'fromMessageStream',
         'fromStreamEvents',
+        'isRunToolsMarker',
         'isStreamRestart',
         'retryOnRateLimit',
+        'runTools',
         'textOnly',
         'thinkingOnly',
         'timeoutBetweenChunks',
         'tokenUsage',
         'toolInputs',
+        'withTurn',
       ].sort(),
     );
   });
@@ -30,6 +36,8 @@ describe('the claude-rx barrel', () => {
     expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 }).name).toBe('ChunkTimeoutError');
     expect(new core.ToolInputParseError(1, 'toolu_1', 'get_weather', '{').name).toBe('ToolInputParseError');
     expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 })).toBeInstanceOf(Error);
+    expect(new core.MaxTurnsExceededError(3, []).name).toBe('MaxTurnsExceededError');
+    expect(new core.MaxTurnsExceededError(3, [])).toBeInstanceOf(Error);
   });
 });
 

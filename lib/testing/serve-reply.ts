@@ -151,7 +151,9 @@ async function writeFrame(
   frame: string | Uint8Array,
   options: { readonly delayMs?: number; readonly chunkBytes?: number },
 ): Promise<boolean> {
-  if (options.delayMs && !(await sleep(options.delayMs, exchange.signal))) return false;
+  // Without a delay, yield a turn all the same: writes that complete at once would otherwise chain through
+  // microtasks, and a client in the same process (a test's) would read nothing before the whole body was written.
+  if (!(await (options.delayMs ? sleep(options.delayMs, exchange.signal) : nextTurn(exchange.signal)))) return false;
   const bytes = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
   const size = options.chunkBytes ?? bytes.length;
   for (let offset = 0; offset < bytes.length; offset += size) {

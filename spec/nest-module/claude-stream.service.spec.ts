@@ -4,12 +4,21 @@ import type { TestingModule } from '@nestjs/testing';
 import { Test } from '@nestjs/testing';
 import { performance } from 'node:perf_hooks';
 import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
-import { ChunkTimeoutError, type ClaudeStreamEvent } from 'claude-rx';
+import {
+  ChunkTimeoutError,
+  MaxTurnsExceededError,
+  isRunToolsMarker,
+  type ClaudeRxEvent,
+  type ClaudeStreamEvent,
+  type RunnableTool,
+  type RunToolsEvent,
+} from 'claude-rx';
 import {
   ClaudeStreamModule,
   ClaudeStreamService,
   ClaudeStreamShutdownError,
   ClaudeUpstreamException,
+  toSse,
   type ClaudeStreamModuleOptions,
 } from 'claude-rx/nest';
 import {
@@ -18,6 +27,7 @@ import {
   stallBeforeHeaders,
   streamReply,
   textMessage,
+  toolUseMessage,
   type RecordedRequest,
 } from 'claude-rx/testing';
 import { API_KEY, MODEL, SCRIPT, eventsOfClaudeStream } from './support/fixtures.js';
@@ -303,5 +313,141 @@ describe('application shutdown', () => {
     await abortedByUs(second!);
     expect(Math.max(first!.closedAt!, second!.closedAt!) - closedAt).toBeLessThan(200);
     expect(await errorOf(service.text({ messages: MESSAGES }))).toBeInstanceOf(ClaudeStreamShutdownError);
+  });
+});
+
+describe('runTools()', () => {
+  const calls: unknown[] = [];
+  const echo: RunnableTool = {
+    name: 'echo',
+    description: 'Echoes its input.',
+    inputSchema: { type: 'object', properties: { word: { type: 'string' } }, required: ['word'] },
+    run: (input) => {
+      calls.push(input);
+      return (input as { word: string }).word;
+    },
+  };
+  beforeEach(() => (calls.length = 0));
+
+  const toolTurn = () => streamReply(toolUseMessage('echo', { word: 'hi' }, { toolUseId: 'toolu_echo' }));
+  const messagesOf = (request: RecordedRequest) => request.body!['messages'] as unknown[];
+
+  it('runs the conversation with the module defaults under every request', async () => {
+    const service = await serviceWith();
+    server.enqueue(toolTurn(), streamReply(textMessage('Done: hi')));
+
+    const events = await collect(service.runTools({ messages: MESSAGES, max_tokens: 9 }, { tools: [echo] }));
+
+    expect(events.filter(isRunToolsMarker).map((event) => `${event.turn}:${event.type}`)).toEqual([
+      '1:turn_start',
+      '1:turn_end',
+      '1:tool_result',
+      '2:turn_start',
+      '2:turn_end',
+    ]);
+    expect(calls).toEqual([{ word: 'hi' }]);
+    for (const request of server.requests) {
+      expect(request.body).toMatchObject({ model: MODEL, max_tokens: 9, stream: true });
+      expect(request.body!['tools']).toEqual([expect.objectContaining({ name: 'echo' })]);
+    }
+    expect(messagesOf(server.requests[1]!)).toEqual([
+      ...MESSAGES,
+      { role: 'assistant', content: [expect.objectContaining({ type: 'tool_use', id: 'toolu_echo' })] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_echo', content: 'hi' }] },
+    ]);
+  });
+
+  it('retries a rate-limited turn on its own, and not with retry: false', async () => {
+    const service = await serviceWith();
+    server.enqueue(toolTurn(), errorReply(429, { retryAfterMs: 5 }), streamReply(textMessage('Done')));
+
+    await collect(service.runTools({ messages: MESSAGES }, { tools: [echo] }));
+
+    expect(server.requests.map((request) => messagesOf(request).length)).toEqual([1, 3, 3]);
+    expect(calls).toHaveLength(1);
+
+    server.reset();
+    server.enqueue(toolTurn(), errorReply(429, { retryAfterMs: 5 }), streamReply(textMessage('never')));
+    expect(await errorOf(service.runTools({ messages: MESSAGES }, { tools: [echo], retry: false }))).toBeInstanceOf(
+      Anthropic.RateLimitError,
+    );
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('applies the timeout to each request: a stalled second turn is aborted', async () => {
+    const service = await serviceWith({ timeout: { each: 50 } });
+    server.enqueue(toolTurn(), streamReply(SCRIPT, { stallAfter: 2 }));
+
+    const error = await errorOf(service.runTools({ messages: MESSAGES }, { tools: [echo] }));
+
+    expect(error).toBeInstanceOf(ChunkTimeoutError);
+    expect(server.requests).toHaveLength(2);
+    await abortedByUs(server.requests[1]!);
+  });
+
+  it('passes maxTurns through', async () => {
+    const service = await serviceWith();
+    server.respondWith(() => toolTurn());
+
+    const error = await errorOf(service.runTools({ messages: MESSAGES }, { tools: [echo], maxTurns: 2 }));
+
+    expect(error).toBeInstanceOf(MaxTurnsExceededError);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('throws a TypeError at once for bad options', async () => {
+    const service = await serviceWith();
+
+    expect(() => service.runTools({ messages: MESSAGES }, { tools: [echo], maxTurns: -1 })).toThrow(TypeError);
+    expect(() => service.runTools({ messages: MESSAGES }, { tools: [echo], timeout: { each: -5 } })).toThrow(TypeError);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('goes through toSse(): the markers become SSE events named after their type', async () => {
+    const service = await serviceWith();
+    server.enqueue(toolTurn(), streamReply(textMessage('Done')));
+    // toSse is typed for ClaudeRxEvent; it forwards other event types by their `type`.
+    const run$: Observable<RunToolsEvent> = service.runTools({ messages: MESSAGES }, { tools: [echo] });
+
+    const sse = await collect((run$ as unknown as Observable<ClaudeRxEvent>).pipe(toSse({ heartbeatMs: false })));
+
+    const names = sse.map((event) => event.type);
+    expect(names.filter((name) => ['turn_start', 'turn_end', 'tool_result', 'done'].includes(name!))).toEqual([
+      'turn_start',
+      'turn_end',
+      'tool_result',
+      'turn_start',
+      'turn_end',
+      'done',
+    ]);
+    const toolResult = sse.find((event) => event.type === 'tool_result')!;
+    expect(JSON.parse(toolResult.data as string)).toMatchObject({
+      turn: 1,
+      name: 'echo',
+      result: { type: 'tool_result', tool_use_id: 'toolu_echo', content: 'hi' },
+    });
+    expect(sse.map((event) => Number(event.id))).toEqual(sse.map((_, index) => index + 1));
+  });
+
+  it('is ended by an application shutdown, aborting the running tool', async () => {
+    const service = await serviceWith();
+    server.enqueue(toolTurn());
+    let toolSignal: AbortSignal | undefined;
+    const waiting: RunnableTool = {
+      ...echo,
+      run: (_input, { signal }) => {
+        toolSignal = signal;
+        return new Promise(() => {});
+      },
+    };
+    const ended = errorOf(service.runTools({ messages: MESSAGES }, { tools: [waiting] }));
+    while (!toolSignal) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await moduleRef!.close();
+    moduleRef = undefined;
+
+    expect(await ended).toBeInstanceOf(ClaudeStreamShutdownError);
+    expect(toolSignal.aborted).toBe(true);
+    expect(server.requests).toHaveLength(1);
   });
 });
