@@ -24,19 +24,17 @@ export type {
   ClaudeStreamParams,
   StreamRestartEvent,
 } from './types.js';
-export { defineTool, finalMessages, isRunToolsMarker, runTools, withTurn } from './run-tools.js';
+export { defineTool, finalMessages, runTools, withTurn } from './run-tools.js';
 export type {
   EventWithTurn,
   RunnableTool,
   RunToolsEvent,
-  RunToolsMarker,
   RunToolsOptions,
   StandardSchemaV1,
   ToolOutput,
   ToolResultContent,
-  ToolResultEvent,
   ToolRunContext,
-  TurnEndEvent,
-  TurnStartEvent,
 } from './run-tools.js';
+export { isRunToolsMarker } from './run-tools-markers.js';
+export type { RunToolsMarker, ToolResultEvent, TurnEndEvent, TurnStartEvent } from './run-tools-markers.js';
 export { MaxTurnsExceededError } from './run-tools-errors.js';

@@ -20,6 +20,7 @@ import { deepFrozenCopy } from './internal/deep-frozen-copy.js';
 import { MessageDraft } from './internal/message-draft.js';
 import { prepareSchema, type InputCheck, type PreparedSchema, type StandardSchemaV1 } from './internal/tool-schema.js';
 import { MaxTurnsExceededError } from './run-tools-errors.js';
+import { isRunToolsMarker, type ToolResultEvent, type TurnEndEvent, type TurnStartEvent } from './run-tools-markers.js';
 import {
   isStreamRestart,
   type ClaudeRequestOptions,
@@ -30,7 +31,6 @@ import {
 
 export type { StandardSchemaV1 } from './internal/tool-schema.js';
 
-type Message = Anthropic.Messages.Message;
 type MessageParam = Anthropic.Messages.MessageParam;
 type ToolResultBlockParam = Anthropic.Messages.ToolResultBlockParam;
 type ToolUseBlock = Anthropic.Messages.ToolUseBlock;
@@ -155,64 +155,8 @@ export interface RunToolsOptions {
   readonly requestOptions?: Omit<ClaudeRequestOptions, 'signal'>;
 }
 
-/** Emitted before each request of `runTools`: the events that follow, up to the next `turn_end`, are of this turn. */
-export interface TurnStartEvent {
-  readonly type: 'turn_start';
-  /** 1 for the first request. */
-  readonly turn: number;
-}
-
-/** Emitted after a turn's `message_stop`, with the complete message. */
-export interface TurnEndEvent {
-  readonly type: 'turn_end';
-  readonly turn: number;
-  /** The assistant message, as the SDK's `finalMessage()` gives it (frozen). */
-  readonly message: Message;
-  /** The whole conversation so far, ending with this assistant message (frozen). */
-  readonly messages: readonly MessageParam[];
-}
-
-/** Emitted when a tool call of a turn has its result, in the order the calls finish. */
-export interface ToolResultEvent {
-  readonly type: 'tool_result';
-  /** The turn whose message called the tool. */
-  readonly turn: number;
-  /** The `tool_use` block's id. */
-  readonly toolUseId: string;
-  /** The tool's name, as Claude called it. */
-  readonly name: string;
-  /** The input as Claude sent it. */
-  readonly input: unknown;
-  /** The block sent back to Claude in the next request. */
-  readonly result: ToolResultBlockParam;
-  /** The tool was unknown, its input invalid, or it failed: `result.is_error` is set. */
-  readonly isError: boolean;
-  /** What the tool threw (or how its result could not be sent), when it failed. */
-  readonly error?: unknown;
-}
-
-/** The events `runTools` adds to the stream events: they say where each turn starts and ends, and what tools did. */
-export type RunToolsMarker = TurnStartEvent | TurnEndEvent | ToolResultEvent;
-
 /** What `runTools` emits: every stream event of every turn, unchanged, and the `RunToolsMarker`s between them. */
-export type RunToolsEvent = ClaudeRxEvent | RunToolsMarker;
-
-const MARKER_TYPES: ReadonlySet<string> = new Set<RunToolsMarker['type']>(['turn_start', 'turn_end', 'tool_result']);
-
-/**
- * Tells a `RunToolsMarker` (`turn_start`, `turn_end`, `tool_result`) from a stream event.
- *
- * @example
- * ```ts
- * import { filter } from 'rxjs';
- * import { isRunToolsMarker, runTools } from 'claude-rx';
- *
- * runTools(client, params, { tools }).pipe(filter(isRunToolsMarker)).subscribe((marker) => console.log(marker.type));
- * ```
- */
-export function isRunToolsMarker(event: { readonly type: string }): event is RunToolsMarker {
-  return MARKER_TYPES.has(event.type);
-}
+export type RunToolsEvent = ClaudeRxEvent;
 
 /** What `withTurn()` emits: an event of `runTools` and the turn it belongs to. */
 export interface EventWithTurn {
@@ -440,8 +384,8 @@ function isToolUse(block: Anthropic.Messages.ContentBlock): block is ToolUseBloc
  *
  * The stream events are the SDK's, so the operators of claude-rx work on the whole run: `textOnly()` gives the
  * text of every turn, `accumulateMessage()` starts a new message at each `message_start`, and `toSse()` forwards
- * the markers as SSE events named after their type. (They are typed for `ClaudeRxEvent`: until they accept
- * `RunToolsEvent`, narrow with `isRunToolsMarker` or a cast.) `withTurn()` pairs each event with its turn;
+ * the markers as SSE events named after their type (`RunToolsEvent` is `ClaudeRxEvent`, which every operator
+ * accepts). `withTurn()` pairs each event with its turn;
  * `finalMessages()` gives the whole conversation at the end.
  *
  * - next: `turn_start`, the turn's stream events (and `stream_restart` markers of a `perRequest` retry),

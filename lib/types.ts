@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import type { RunToolsMarker } from './run-tools-markers.js';
 
 /**
  * One event of a Messages API stream, exactly as the SDK types it: `message_start`, `content_block_start`,
@@ -61,7 +62,8 @@ export interface StreamRestartEvent {
 }
 
 /**
- * What the claude-rx operators accept: the stream's events, and the restart marker of `retryOnRateLimit`.
+ * What the claude-rx operators accept: the stream's events, the restart marker of `retryOnRateLimit`, and the
+ * `turn_start` / `turn_end` / `tool_result` markers of `runTools` (which the content operators skip).
  *
  * @example
  * ```ts
@@ -69,7 +71,7 @@ export interface StreamRestartEvent {
  * function log(event: ClaudeRxEvent) { console.log(event.type); }
  * ```
  */
-export type ClaudeRxEvent = ClaudeStreamEvent | StreamRestartEvent;
+export type ClaudeRxEvent = ClaudeStreamEvent | StreamRestartEvent | RunToolsMarker;
 
 /**
  * Tells whether an event is the restart marker emitted by `retryOnRateLimit({ restartAfterContent: true })`.

@@ -1,7 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageEvent } from '@nestjs/common';
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import { isStreamRestart, type ClaudeRxEvent } from '../lib/types.js';
+import { isRunToolsMarker, type RunToolsMarker } from '../lib/run-tools-markers.js';
+import { isStreamRestart, type ClaudeRxEvent, type ClaudeStreamEvent } from '../lib/types.js';
 import { describeFailure, type ClaudeFailureType } from './describe-failure.js';
 
 /**
@@ -9,7 +10,9 @@ import { describeFailure, type ClaudeFailureType } from './describe-failure.js';
  * delta type (`text_delta`, `thinking_delta`, ...) to keep only the `content_block_delta` events carrying it.
  */
 export type SseEventSelector =
-  Anthropic.Messages.RawMessageStreamEvent['type'] | Anthropic.Messages.RawContentBlockDelta['type'];
+  | Anthropic.Messages.RawMessageStreamEvent['type']
+  | Anthropic.Messages.RawContentBlockDelta['type']
+  | RunToolsMarker['type'];
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawMessageStreamEvent['type']>([
   'message_start',
@@ -40,7 +43,7 @@ export interface ToSseOptions {
    * text and thinking deltas), or a predicate. `stream_restart`, `error` and `done` always go out.
    * @defaultValue every event
    */
-  readonly events?: readonly SseEventSelector[] | ((event: Anthropic.Messages.RawMessageStreamEvent) => boolean);
+  readonly events?: readonly SseEventSelector[] | ((event: ClaudeStreamEvent | RunToolsMarker) => boolean);
 }
 
 /**
@@ -69,7 +72,36 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 const HEARTBEAT: MessageEvent = { comment: 'heartbeat' };
 const DONE_DATA = '{}';
 
-function keepFor(events: ToSseOptions['events']): (event: Anthropic.Messages.RawMessageStreamEvent) => boolean {
+const MARKER_TYPES: ReadonlySet<string> = new Set<RunToolsMarker['type']>(['turn_start', 'turn_end', 'tool_result']);
+
+/**
+ * What a client is told of a runTools marker: the turn, and for a tool call what the model saw. Not the whole
+ * conversation of `turn_end` (it grows every turn), nor the tool's thrown error (its message may hold internals).
+ */
+function markerData(marker: RunToolsMarker): object {
+  switch (marker.type) {
+    case 'turn_start':
+      return { type: marker.type, turn: marker.turn };
+    case 'turn_end':
+      return { type: marker.type, turn: marker.turn, stop_reason: marker.message.stop_reason };
+    case 'tool_result':
+      return {
+        type: marker.type,
+        turn: marker.turn,
+        tool_use_id: marker.toolUseId,
+        name: marker.name,
+        input: marker.input,
+        content: marker.result.content,
+        is_error: marker.isError,
+      };
+    default: {
+      const unknown: never = marker;
+      return unknown;
+    }
+  }
+}
+
+function keepFor(events: ToSseOptions['events']): (event: ClaudeStreamEvent | RunToolsMarker) => boolean {
   if (events === undefined) return () => true;
   if (typeof events === 'function') return events;
   if (!Array.isArray(events)) {
@@ -77,10 +109,10 @@ function keepFor(events: ToSseOptions['events']): (event: Anthropic.Messages.Raw
   }
   const names = new Set<string>();
   for (const name of events as readonly unknown[]) {
-    if (typeof name !== 'string' || (!EVENT_TYPES.has(name) && !DELTA_TYPES.has(name))) {
+    if (typeof name !== 'string' || (!EVENT_TYPES.has(name) && !DELTA_TYPES.has(name) && !MARKER_TYPES.has(name))) {
       throw new TypeError(
         `toSse: events has ${JSON.stringify(name)}, which is neither a stream event type (${[...EVENT_TYPES].join(', ')}) ` +
-          `nor a delta type (${[...DELTA_TYPES].join(', ')})`,
+          `nor a delta type (${[...DELTA_TYPES].join(', ')}) nor a runTools marker (${[...MARKER_TYPES].join(', ')})`,
       );
     }
     names.add(name);
@@ -200,7 +232,7 @@ export function toSse(options: ToSseOptions = {}): OperatorFunction<ClaudeRxEven
             fail(error);
             return;
           }
-          if (kept) write(event.type, JSON.stringify(event));
+          if (kept) write(event.type, JSON.stringify(isRunToolsMarker(event) ? markerData(event) : event));
         },
         error: fail,
         complete() {

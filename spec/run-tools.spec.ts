@@ -11,7 +11,6 @@ import {
   runTools,
   textOnly,
   withTurn,
-  type ClaudeRxEvent,
   type RunnableTool,
   type RunToolsEvent,
   type ToolResultEvent,
@@ -38,12 +37,6 @@ afterEach(() => expect(rejections).toEqual([]));
 
 const QUESTION = { role: 'user', content: 'Weather and time in Paris?' } as const;
 const PARAMS_TOOLS = { ...PARAMS, messages: [QUESTION] };
-
-/**
- * The operators are typed for `ClaudeRxEvent`; at run time they ignore the markers of `runTools`. This cast is what
- * a user writes until their input type is widened to `RunToolsEvent`.
- */
-const asRxEvents = (events: Observable<RunToolsEvent>) => events as unknown as Observable<ClaudeRxEvent>;
 
 /** How many messages a request carries: 1 for the first turn, 3 for the second, 5 for the third. */
 const turnOf = (request: RecordedRequest) => ((request.body?.['messages'] as unknown[]).length + 1) / 2;
@@ -264,10 +257,10 @@ describe('runTools', () => {
       scriptThreeTurns();
       const run$ = runTools(fake.client, PARAMS_TOOLS, { tools: [weatherTool(), timeTool()] });
 
-      const textFragments = await collect(asRxEvents(run$).pipe(textOnly()));
+      const textFragments = await collect(run$.pipe(textOnly()));
       expect(textFragments.join('')).toBe('Let me check the weather.Sunny, 21 °C, and it is 14:05 in Paris.');
 
-      const snapshots = await collect(asRxEvents(run$).pipe(accumulateMessage()));
+      const snapshots = await collect(run$.pipe(accumulateMessage()));
       const finalSnapshots = [...new Map(snapshots.map((snapshot) => [snapshot.id, snapshot])).values()];
       expect(finalSnapshots.map((message) => message.id)).toEqual(['msg_turn_1', 'msg_turn_2', 'msg_turn_3']);
       expect(finalSnapshots[2]!.content).toEqual([
@@ -737,15 +730,13 @@ describe('runTools', () => {
       const turnsSeen: number[] = [];
 
       const text = await collect(
-        asRxEvents(
-          runTools(fake.client, PARAMS_TOOLS, {
-            tools: [weatherTool()],
-            perRequest: (events, turn) => {
-              turnsSeen.push(turn);
-              return events.pipe(retryOnRateLimit({ maxRetries: 1 }));
-            },
-          }),
-        ).pipe(textOnly()),
+        runTools(fake.client, PARAMS_TOOLS, {
+          tools: [weatherTool()],
+          perRequest: (events, turn) => {
+            turnsSeen.push(turn);
+            return events.pipe(retryOnRateLimit({ maxRetries: 1 }));
+          },
+        }).pipe(textOnly()),
       );
 
       expect(text.join('')).toBe('Sunny.');

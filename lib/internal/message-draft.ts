@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { ClaudeStreamEvent } from '../types.js';
+import { isRunToolsMarker } from '../run-tools-markers.js';
+import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 import { deepFrozenCopy } from './deep-frozen-copy.js';
 import { IncrementalJsonParser } from './incremental-json.js';
 import { defineLazyJsonSnapshot, replayJson } from './lazy-json-snapshot.js';
@@ -69,8 +70,10 @@ export class MessageDraft {
     this.stoppedMessage = false;
   }
 
-  /** Applies one stream event; says what changed (`null` when nothing did, e.g. an event before `message_start`). */
-  apply(event: ClaudeStreamEvent): DraftChange {
+  /** Applies one stream event; says what changed (`null` when nothing did: an event before `message_start`, a marker). */
+  apply(event: ClaudeRxEvent): DraftChange {
+    // Markers (a retry's restart, runTools' turns) are not part of a message; the caller decides what they mean.
+    if (isStreamRestart(event) || isRunToolsMarker(event)) return null;
     if (event.type === 'message_start') {
       this.message = {
         ...deepFrozenCopy(event.message),

@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { MessageDraft } from '../internal/message-draft.js';
+import { isRunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
 type Message = Anthropic.Messages.Message;
@@ -49,6 +50,8 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
             snapshot = undefined;
             return;
           }
+          // runTools' markers are not stream events: no snapshot for them (each turn's message_start starts anew).
+          if (isRunToolsMarker(event)) return;
           const change = draft.apply(event);
           if (event.type === 'message_start') content = [];
           if (change?.kind === 'block') {

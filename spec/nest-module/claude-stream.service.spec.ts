@@ -8,7 +8,6 @@ import {
   ChunkTimeoutError,
   MaxTurnsExceededError,
   isRunToolsMarker,
-  type ClaudeRxEvent,
   type ClaudeStreamEvent,
   type RunnableTool,
   type RunToolsEvent,
@@ -406,10 +405,9 @@ describe('runTools()', () => {
   it('goes through toSse(): the markers become SSE events named after their type', async () => {
     const service = await serviceWith();
     server.enqueue(toolTurn(), streamReply(textMessage('Done')));
-    // toSse is typed for ClaudeRxEvent; it forwards other event types by their `type`.
     const run$: Observable<RunToolsEvent> = service.runTools({ messages: MESSAGES }, { tools: [echo] });
 
-    const sse = await collect((run$ as unknown as Observable<ClaudeRxEvent>).pipe(toSse({ heartbeatMs: false })));
+    const sse = await collect(run$.pipe(toSse({ heartbeatMs: false })));
 
     const names = sse.map((event) => event.type);
     expect(names.filter((name) => ['turn_start', 'turn_end', 'tool_result', 'done'].includes(name!))).toEqual([
@@ -421,11 +419,18 @@ describe('runTools()', () => {
       'done',
     ]);
     const toolResult = sse.find((event) => event.type === 'tool_result')!;
-    expect(JSON.parse(toolResult.data as string)).toMatchObject({
+    // What the model saw of the tool call, and nothing of the conversation or of a thrown error.
+    expect(JSON.parse(toolResult.data as string)).toEqual({
+      type: 'tool_result',
       turn: 1,
+      tool_use_id: 'toolu_echo',
       name: 'echo',
-      result: { type: 'tool_result', tool_use_id: 'toolu_echo', content: 'hi' },
+      input: expect.anything(),
+      content: 'hi',
+      is_error: false,
     });
+    const turnEnd = sse.find((event) => event.type === 'turn_end')!;
+    expect(JSON.parse(turnEnd.data as string)).toEqual({ type: 'turn_end', turn: 1, stop_reason: 'tool_use' });
     expect(sse.map((event) => Number(event.id))).toEqual(sse.map((_, index) => index + 1));
   });
 
