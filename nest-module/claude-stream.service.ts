@@ -1,12 +1,13 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
-import { Observable, tap } from 'rxjs';
+import { Observable, tap, type MonoTypeOperatorFunction } from 'rxjs';
 import { claudeStream } from '../lib/claude-stream.js';
 import { finalMessage } from '../lib/operators/final-message.js';
 import { retryOnRateLimit } from '../lib/operators/retry-on-rate-limit.js';
 import { textOnly } from '../lib/operators/text-only.js';
 import { timeoutBetweenChunks } from '../lib/operators/timeout-between-chunks.js';
 import { runTools, type RunToolsEvent, type RunToolsOptions } from '../lib/run-tools.js';
+import { isRunToolsMarker } from '../lib/run-tools-markers.js';
 import type { ClaudeRxEvent, ClaudeStreamParams } from '../lib/types.js';
 import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
@@ -31,6 +32,51 @@ import { toSse, type ToSseOptions } from './to-sse.js';
  */
 export interface ClaudeRunToolsOptions
   extends ClaudeCallOptions, Omit<RunToolsOptions, 'signal' | 'requestOptions' | 'perRequest'> {}
+
+/**
+ * Options of `ClaudeStreamService.sseRunTools()`: those of `runTools()` (the tools, `maxTurns`, `concurrency`,
+ * `signal`, `requestOptions`, `retry`, `timeout`) plus those of `sse()` (`events`, `heartbeatMs`,
+ * `subscribeTimeoutMs`).
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeSseRunToolsOptions } from 'claude-rx/nest';
+ *
+ * const options: ClaudeSseRunToolsOptions = { tools: [getWeather], maxTurns: 4, heartbeatMs: 10_000 };
+ * ```
+ */
+export interface ClaudeSseRunToolsOptions extends ClaudeRunToolsOptions, ClaudeSseCallOptions {}
+
+/**
+ * Holds back the markers that come before the first stream event (the first `turn_start`, emitted before the
+ * request is even sent) and lets them out with it, so that `awaitFirstEvent` waits for the upstream's answer.
+ */
+function holdLeadingMarkers(): MonoTypeOperatorFunction<ClaudeRxEvent> {
+  return (source) =>
+    new Observable<ClaudeRxEvent>((subscriber) => {
+      let held: ClaudeRxEvent[] | undefined = [];
+      const release = () => {
+        const before = held ?? [];
+        held = undefined;
+        for (const marker of before) subscriber.next(marker);
+      };
+      return source.subscribe({
+        next(event) {
+          if (held !== undefined && isRunToolsMarker(event)) {
+            held.push(event);
+            return;
+          }
+          release();
+          subscriber.next(event);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete() {
+          release();
+          subscriber.complete();
+        },
+      });
+    });
+}
 
 /** Event-loop turns that a shutdown leaves Nest to end the responses of the streams it stopped. */
 const SHUTDOWN_TURNS = 2;
@@ -268,10 +314,81 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    * ```
    */
   async sse(params: ClaudeCallParams, opts: ClaudeSseCallOptions = {}): Promise<Observable<MessageEvent>> {
-    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs, ...callOptions } = opts;
+    const {
+      heartbeatMs: _heartbeatMs,
+      events: _events,
+      subscribeTimeoutMs: _subscribeTimeoutMs,
+      ...callOptions
+    } = opts;
+    return this.respondWithSse('sse', () => this.stream(params, callOptions), opts);
+  }
+
+  /**
+   * `sse()` for a whole tool-use conversation: starts `runTools(params, opts)` and resolves, once the first turn's
+   * upstream has answered with its first event, to the `MessageEvent`s of every turn (see `toSse`): the stream
+   * events, and the runTools markers as `turn_start` (`{ type, turn }`), `turn_end` (`{ type, turn, stop_reason }`)
+   * and `tool_result` (`{ type, turn, tool_use_id, name, input, content, is_error }`) events; ids increase from 1
+   * over the whole conversation, and one `done` ends it (or an `error` event, e.g. for `MaxTurnsExceededError` or a
+   * later turn's failure).
+   *
+   * As with `sse()`: a failure before the first turn's first event rejects with a `ClaudeUpstreamException` (429
+   * with `Retry-After`, 503, 504, 502), so that Nest answers with a real HTTP status; pass `@SseSignal()` as
+   * `opts.signal` so that a client that leaves while the handler waits aborts the request (the promise then rejects
+   * with the signal's reason); unsubscribing aborts the request or the tools in progress; an application shutdown
+   * ends it. The first `turn_start` is held back until that first event, so that it is not what resolves the promise.
+   *
+   * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
+   * @param opts As for `runTools()` (`tools`, `maxTurns`, `concurrency`, `signal`, `requestOptions`, `retry`,
+   *   `timeout`), plus `toSse`'s `events`/`heartbeatMs` (over the module's `sse` settings) and `subscribeTimeoutMs`.
+   * @returns A promise of the `MessageEvent` stream, which may be subscribed once.
+   *
+   * @example
+   * ```ts
+   * import { Body, Controller, HttpCode, RequestMethod, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
+   * import type { Observable } from 'rxjs';
+   * import { defineTool } from 'claude-rx';
+   * import { ClaudeStreamService } from 'claude-rx/nest';
+   *
+   * const getTime = defineTool({
+   *   name: 'get_time',
+   *   description: 'The current time, as an ISO string.',
+   *   inputSchema: { type: 'object', properties: {} },
+   *   run: () => new Date().toISOString(),
+   * });
+   *
+   * @Controller('agent')
+   * class AgentController {
+   *   constructor(private readonly claude: ClaudeStreamService) {}
+   *
+   *   @Sse('run', { method: RequestMethod.POST })
+   *   @HttpCode(200)
+   *   async run(@Body() body: { q: string }, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
+   *     return this.claude.sseRunTools(
+   *       { messages: [{ role: 'user', content: body.q }] },
+   *       { tools: [getTime], maxTurns: 5, signal },
+   *     );
+   *   }
+   * }
+   * ```
+   */
+  async sseRunTools(params: ClaudeCallParams, opts: ClaudeSseRunToolsOptions): Promise<Observable<MessageEvent>> {
+    if (typeof opts !== 'object' || opts === null) {
+      throw new TypeError('ClaudeStreamService.sseRunTools: opts must be an object with the tools');
+    }
+    const { heartbeatMs: _heartbeatMs, events: _events, subscribeTimeoutMs: _subscribeTimeoutMs, ...runOptions } = opts;
+    return this.respondWithSse('sseRunTools', () => this.runTools(params, runOptions).pipe(holdLeadingMarkers()), opts);
+  }
+
+  /** What `sse()` and `sseRunTools()` share: the options, waiting for the first event, the exception mapping. */
+  private async respondWithSse(
+    method: string,
+    start: () => Observable<ClaudeRxEvent>,
+    opts: Pick<ClaudeSseCallOptions, 'signal' | 'heartbeatMs' | 'events' | 'subscribeTimeoutMs'>,
+  ): Promise<Observable<MessageEvent>> {
+    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs } = opts;
     if (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0) {
       throw new TypeError(
-        `ClaudeStreamService.sse: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
+        `ClaudeStreamService.${method}: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
       );
     }
     const sseOptions: ToSseOptions = {
@@ -280,7 +397,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       ...(events === undefined ? {} : { events }),
     };
     const toMessageEvents = toSse(sseOptions);
-    const events$ = this.stream(params, callOptions).pipe(tap({ error: (error: unknown) => this.logFailure(error) }));
+    const events$ = start().pipe(tap({ error: (error: unknown) => this.logFailure(error) }));
     try {
       return await awaitFirstEvent(events$, { signal: opts.signal, subscribeTimeoutMs, project: toMessageEvents });
     } catch (error) {

@@ -1,6 +1,6 @@
 export { ClaudeStreamModule } from './claude-stream.module.js';
 export { ClaudeStreamService } from './claude-stream.service.js';
-export type { ClaudeRunToolsOptions } from './claude-stream.service.js';
+export type { ClaudeRunToolsOptions, ClaudeSseRunToolsOptions } from './claude-stream.service.js';
 export { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_MODULE_OPTIONS } from './claude-stream.constants.js';
 export type {
   ClaudeStreamModuleOptions,

@@ -70,10 +70,16 @@ describe('nest-app demo: POST /api/chat', () => {
     const toolResult = result.events.find((e) => e.event === 'tool_result');
     expect(toolResult).toBeDefined();
     const data = JSON.parse(toolResult!.data);
-    expect(data).toMatchObject({ name: 'get_weather', is_error: false });
+    expect(data).toMatchObject({ name: 'get_weather', input: { city: 'Paris' }, is_error: false });
     expect(JSON.parse(data.content)).toMatchObject({ city: 'Paris' });
     // Two turns, each from message_start to message_stop, the tool result between them, and one done at the end.
     expect(names.filter((n) => n === 'message_start')).toHaveLength(2);
+    expect(names.filter((n) => n === 'turn_start' || n === 'turn_end')).toEqual([
+      'turn_start',
+      'turn_end',
+      'turn_start',
+      'turn_end',
+    ]);
     expect(names.indexOf('tool_result')).toBeGreaterThan(names.indexOf('message_stop'));
     expect(names.filter((n) => n === 'done')).toEqual(['done']);
     expect(names.at(-1)).toBe('done');
@@ -88,8 +94,9 @@ describe('nest-app demo: POST /api/chat', () => {
     const assistant = messages[1]!.content as { type: string; id?: string; signature?: string }[];
     expect(assistant.map((b) => b.type)).toEqual(['thinking', 'text', 'tool_use']);
     expect(assistant[0]!.signature).toBe('sig-weather');
+    // runTools sends `is_error` only for a failed call.
     expect(messages[2]!.content).toEqual([
-      { type: 'tool_result', tool_use_id: data.tool_use_id, content: data.content, is_error: false },
+      { type: 'tool_result', tool_use_id: data.tool_use_id, content: data.content },
     ]);
     expect(assistant[2]!.id).toBe(data.tool_use_id);
   });

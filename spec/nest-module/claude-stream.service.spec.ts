@@ -434,6 +434,86 @@ describe('runTools()', () => {
     expect(sse.map((event) => Number(event.id))).toEqual(sse.map((_, index) => index + 1));
   });
 
+  describe('sseRunTools()', () => {
+    it('streams a two-turn tool conversation as SSE events: ids across turns, one done at the end', async () => {
+      const service = await serviceWith({ sse: { heartbeatMs: false } });
+      server.enqueue(toolTurn(), streamReply(textMessage('Done: hi')));
+
+      const events$ = await service.sseRunTools({ messages: MESSAGES }, { tools: [echo] });
+      const sse = await collect(events$);
+
+      const names = sse.map((event) => event.type);
+      expect(names.filter((name) => name !== 'content_block_delta' && name !== 'content_block_start')).toEqual([
+        'turn_start',
+        'message_start',
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+        'turn_end',
+        'tool_result',
+        'turn_start',
+        'message_start',
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+        'turn_end',
+        'done',
+      ]);
+      expect(sse.map((event) => Number(event.id))).toEqual(sse.map((_, index) => index + 1));
+      expect(JSON.parse(sse.find((event) => event.type === 'tool_result')!.data as string)).toEqual({
+        type: 'tool_result',
+        turn: 1,
+        tool_use_id: 'toolu_echo',
+        name: 'echo',
+        input: { word: 'hi' },
+        content: 'hi',
+        is_error: false,
+      });
+      expect(calls).toEqual([{ word: 'hi' }]);
+      expect(server.requests).toHaveLength(2);
+      expect(messagesOf(server.requests[1]!)).toHaveLength(3);
+    });
+
+    it('an upstream 429 before the first event rejects with the 429 HttpException, and runs no tool', async () => {
+      const service = await serviceWith({ retry: false });
+      server.enqueue(errorReply(429, { retryAfterSeconds: 3 }));
+
+      const error = await service.sseRunTools({ messages: MESSAGES }, { tools: [echo] }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ClaudeUpstreamException);
+      expect((error as ClaudeUpstreamException).getStatus()).toBe(429);
+      expect(error).toMatchObject({ type: 'rate_limit_error', retryAfterSeconds: 3 });
+      expect(calls).toHaveLength(0);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('a signal aborted during set-up aborts the upstream request and rejects with its reason', async () => {
+      const service = await serviceWith();
+      server.enqueue(stallBeforeHeaders());
+      const client = new AbortController();
+      const pending = service.sseRunTools({ messages: MESSAGES }, { tools: [echo], signal: client.signal });
+      const [request] = await server.waitForRequests(1);
+
+      client.abort(new Error('client went away'));
+
+      await expect(pending).rejects.toThrow('client went away');
+      await abortedByUs(request!);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('throws a TypeError for bad options and sends nothing', async () => {
+      const service = await serviceWith();
+
+      await expect(service.sseRunTools({ messages: MESSAGES }, { tools: [echo], maxTurns: 0 })).rejects.toThrow(
+        TypeError,
+      );
+      await expect(
+        service.sseRunTools({ messages: MESSAGES }, { tools: [echo], subscribeTimeoutMs: -1 }),
+      ).rejects.toThrow(/sseRunTools: subscribeTimeoutMs/);
+      expect(server.requests).toHaveLength(0);
+    });
+  });
+
   it('is ended by an application shutdown, aborting the running tool', async () => {
     const service = await serviceWith();
     server.enqueue(toolTurn());
