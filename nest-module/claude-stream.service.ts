@@ -397,7 +397,10 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       ...(events === undefined ? {} : { events }),
     };
     const toMessageEvents = toSse(sseOptions);
-    const events$ = start().pipe(tap({ error: (error: unknown) => this.logFailure(error) }));
+    // A client that left (its signal aborted) is no upstream failure: nothing to warn about.
+    const events$ = start().pipe(
+      tap({ error: (error: unknown) => (opts.signal?.aborted ? undefined : this.logFailure(error)) }),
+    );
     try {
       return await awaitFirstEvent(events$, { signal: opts.signal, subscribeTimeoutMs, project: toMessageEvents });
     } catch (error) {

@@ -501,6 +501,25 @@ describe('runTools()', () => {
       expect(server.requests).toHaveLength(1);
     });
 
+    it('logs an upstream failure, but not a client that left mid-stream', async () => {
+      const service = await serviceWith();
+      const warnings: string[] = [];
+      moduleRef!.useLogger({ log() {}, error() {}, warn: (message: unknown) => warnings.push(String(message)) });
+      server.enqueue(streamReply(textMessage('A long answer, slowly'), { stallAfter: 3 }));
+      const client = new AbortController();
+      const events$ = await service.sseRunTools({ messages: MESSAGES }, { tools: [echo], signal: client.signal });
+      const subscription = events$.subscribe({ error: () => undefined });
+      const [request] = await server.waitForRequests(1);
+      client.abort();
+      subscription.unsubscribe();
+      await abortedByUs(request!);
+      expect(warnings).toEqual([]);
+
+      server.enqueue(errorReply(401));
+      await service.sse({ messages: MESSAGES }).catch(() => undefined);
+      expect(warnings).toEqual([expect.stringContaining('authentication_error')]);
+    });
+
     it('throws a TypeError for bad options and sends nothing', async () => {
       const service = await serviceWith();
 
