@@ -73,7 +73,8 @@ describe('the packed package', () => {
   let tarball: string;
 
   beforeAll(() => {
-    execFileSync(process.execPath, ['scripts/build.mjs', '--no-samples'], { cwd: root, stdio: 'pipe' });
+    // The full build, samples included: the package's `files` must leave them out.
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
     project = mkdtempSync(join(tmpdir(), 'claude-rx-pack-'));
     const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', project], root)) as {
       filename: string;
