@@ -1,0 +1,226 @@
+// Renders a run's results as markdown, and writes them into BENCHMARKS.md between its markers.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fixed, markdownTable } from './stats.mjs';
+import { KB, RATIO_TARGETS, SDK_RAW } from './suites.mjs';
+
+export const START_MARKER = '<!-- bench:results:start (written by `npm run bench`; edits inside are overwritten) -->';
+export const END_MARKER = '<!-- bench:results:end -->';
+
+const RX_ACCUMULATE_INPUT = 'claudeStream | accumulateMessage(), input read';
+const RX_TOOL_INPUTS = 'claudeStream | toolInputs()';
+const LINEAR_LIMIT = 2.2;
+const SDK_SPEEDUP = 100;
+const NEST_LIMIT = 1.5;
+
+const SERVER_LABELS = {
+  relay: 'node:http + SDK raw stream (hand-written relay)',
+  rx: 'node:http + claude-rx, no Nest (diagnostic)',
+  nest: 'NestJS `ClaudeStreamService.sse()`',
+};
+
+const verdict = (ok) => (ok === undefined ? 'not run' : ok ? 'met' : '**missed**');
+const kb = (bytes) => (bytes >= 1024 * KB ? `${bytes / 1024 / KB} MB` : `${bytes / KB} KB`);
+
+function streamTable(suite) {
+  const rows = Object.entries(suite.consumers)
+    .sort(([, a], [, b]) => a.cpuMs - b.cpuMs)
+    .map(([name, entry]) => [
+      name === SDK_RAW ? `**${name}**` : name,
+      fixed(entry.cpuMs),
+      fixed(entry.wallMs),
+      fixed(entry.ratio, 2),
+      RATIO_TARGETS[name] === undefined ? '' : `≤ ${RATIO_TARGETS[name].toFixed(2)}`,
+      entry.samples,
+    ]);
+  return markdownTable(['consumer', 'CPU ms', 'wall ms', 'CPU ÷ SDK raw', 'target', 'runs'], rows);
+}
+
+function toolTable(tool) {
+  const names = tool.consumers;
+  const rows = names.map((name) => {
+    const cpu = tool.sizes.map((size) => tool.bySize[size][name]?.cpuMs);
+    return [name, ...cpu.map((ms) => fixed(ms)), fixed(cpu[1] / cpu[0], 2), fixed(cpu[2] / cpu[1], 2)];
+  });
+  rows.push([
+    'SDK messages.stream() + inputJson listener (one run)',
+    ...tool.sizes.map((size) => fixed(tool.sdkInputJson[size]?.cpuMs)),
+    fixed(tool.sdkInputJson[tool.sizes[1]]?.cpuMs / tool.sdkInputJson[tool.sizes[0]]?.cpuMs, 2),
+    'not run',
+  ]);
+  return markdownTable(
+    [
+      'consumer (CPU ms, median)',
+      ...tool.sizes.map(kb),
+      `× ${kb(tool.sizes[0])}→${kb(tool.sizes[1])}`,
+      `× ${kb(tool.sizes[1])}→${kb(tool.sizes[2])}`,
+    ],
+    rows,
+  );
+}
+
+function sseTable(sse) {
+  const rows = [];
+  for (const clients of sse.clientCounts) {
+    const relay = sse.byKind.relay[clients];
+    for (const kind of sse.kinds) {
+      const entry = sse.byKind[kind][clients];
+      rows.push([
+        SERVER_LABELS[kind],
+        clients,
+        fixed(entry.usPerEvent),
+        fixed(entry.usPerEvent / relay.usPerEvent, 2),
+        fixed(entry.p50, 2),
+        fixed(entry.p99, 2),
+        fixed(entry.idle.heapKB),
+        // RSS moves by whole pages and arenas: per stream it means something only for many streams.
+        clients >= 1000 ? fixed(entry.idle.rssKB) : '–',
+        entry.failed,
+      ]);
+    }
+  }
+  return markdownTable(
+    [
+      'server',
+      'clients',
+      'CPU µs / event',
+      '÷ relay',
+      'latency p50 ms',
+      'p99 ms',
+      'heap KB / idle stream',
+      'RSS KB / idle stream',
+      'failed',
+    ],
+    rows,
+  );
+}
+
+/** The targets of the issue, each with what this run measured. */
+function targets(results) {
+  const rows = [];
+  for (const suiteName of ['text', 'thinking']) {
+    const suite = results[suiteName];
+    if (!suite) continue;
+    for (const [name, limit] of Object.entries(RATIO_TARGETS)) {
+      const ratio = suite.consumers[name]?.ratio;
+      rows.push([
+        `${name}, ${suiteName}: CPU ÷ SDK raw ≤ ${limit.toFixed(2)}`,
+        fixed(ratio, 2),
+        verdict(ratio <= limit),
+      ]);
+    }
+  }
+  const tool = results.tool;
+  if (tool) {
+    const [small, middle, large] = tool.sizes;
+    const at = tool.sdkInputJson[middle] ? middle : small;
+    const sdkInputJson = tool.sdkInputJson[at]?.cpuMs;
+    for (const name of [RX_ACCUMULATE_INPUT, RX_TOOL_INPUTS]) {
+      const cpu = (size) => tool.bySize[size][name]?.cpuMs;
+      // Per doubling over the whole range (the geometric mean of the two): one noisy size cannot decide it alone,
+      // and a quadratic cost still shows (it would be near 4×).
+      const growth = Math.sqrt(cpu(large) / cpu(small));
+      rows.push([
+        `${name}: linear (2× input → ≤ ${LINEAR_LIMIT}× CPU), per doubling ${kb(small)}→${kb(large)}`,
+        `${fixed(growth, 2)}×`,
+        verdict(growth <= LINEAR_LIMIT),
+      ]);
+      const speedup = sdkInputJson / cpu(at);
+      rows.push([
+        `${name}: ≥ ${SDK_SPEEDUP}× faster than the SDK's inputJson at ${kb(middle)}`,
+        `${fixed(speedup, 0)}× (at ${kb(at)})`,
+        at === middle ? verdict(speedup >= SDK_SPEEDUP) : 'not run (quick mode)',
+      ]);
+    }
+    // What no consumer of the SDK's stream can beat: reading the events and nothing more.
+    rows.push([
+      `for scale: the SDK raw stream alone vs the SDK's inputJson at ${kb(at)}`,
+      `${fixed(sdkInputJson / tool.bySize[at][SDK_RAW]?.cpuMs, 0)}×`,
+      '',
+    ]);
+  }
+  const sse = results.sse;
+  if (sse) {
+    for (const clients of sse.clientCounts) {
+      const ratio = sse.byKind.nest[clients].usPerEvent / sse.byKind.relay[clients].usPerEvent;
+      rows.push([
+        `NestJS SSE, ${clients} clients: server CPU per event ≤ ${NEST_LIMIT}× relay`,
+        `${fixed(ratio, 2)}×`,
+        verdict(ratio <= NEST_LIMIT),
+      ]);
+    }
+    for (const clients of sse.clientCounts) {
+      const { heapKB, rssKB } = sse.byKind.nest[clients].idle;
+      const rss = clients >= 1000 ? `, ${fixed(rssKB)} KB RSS` : '';
+      const relay = sse.byKind.relay[clients].idle.heapKB;
+      rows.push([
+        `NestJS SSE, ${clients} open idle streams: memory per stream (relay: ${fixed(relay)} KB heap)`,
+        `${fixed(heapKB)} KB heap${rss}`,
+        'reported',
+      ]);
+    }
+  }
+  return markdownTable(['target', 'measured', ''], rows, ['l', 'r', 'l']);
+}
+
+export function render(results) {
+  const env = results.environment;
+  const parts = [
+    `### Last run: ${env.mode} mode, ${env.date}`,
+    '',
+    `\`${env.command}\` on ${env.cpu} cores, ${env.memory}, ${env.os}, Node ${env.node}; load average at start ${env.loadAverage}; took ${env.durationS} s.`,
+    `Versions: ${Object.entries(env.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ')}.`,
+    '',
+    '#### Targets',
+    '',
+    targets(results),
+  ];
+  if (results.text) {
+    parts.push(
+      '',
+      `#### Many small text deltas: ${results.text.deltas.toLocaleString('en')} deltas of 4 characters`,
+      '',
+      streamTable(results.text),
+    );
+  }
+  if (results.thinking) {
+    parts.push(
+      '',
+      `#### Thinking then text: ${(results.thinking.deltas / 2).toLocaleString('en')} thinking deltas, then as many text deltas`,
+      '',
+      streamTable(results.thinking),
+    );
+  }
+  if (results.tool) {
+    parts.push(
+      '',
+      '#### One tool input in 16-byte deltas: CPU ms by input size, and growth per doubling',
+      '',
+      toolTable(results.tool),
+    );
+  }
+  if (results.sse) {
+    const sse = results.sse;
+    parts.push(
+      '',
+      `#### NestJS SSE: each client streams ${sse.deltas} deltas, one every ${sse.paceMs} ms, starts spread over ${sse.rampMs} ms; ${sse.rounds} round(s), median`,
+      '',
+      sseTable(sse),
+    );
+  }
+  return parts.join('\n');
+}
+
+/** Replaces what is between the markers of `file` with `markdown` (appends the markers if they are missing). */
+export function writeInto(file, markdown) {
+  const text = readFileSync(file, 'utf8');
+  const start = text.indexOf(START_MARKER);
+  const end = text.indexOf(END_MARKER);
+  const block = `${START_MARKER}\n\n${markdown}\n\n${END_MARKER}`;
+  const next =
+    start >= 0 && end > start
+      ? text.slice(0, start) + block + text.slice(end + END_MARKER.length)
+      : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
+}

@@ -1,0 +1,232 @@
+// The suites: what runs, how many times, and in which processes.
+import { collect, ask, next, start, stop } from './children.mjs';
+import { performance } from 'node:perf_hooks';
+import { median } from './stats.mjs';
+
+export const SDK_RAW = 'SDK raw stream';
+const FETCH = 'fetch + SSE parse + JSON.parse';
+const SDK_FINAL = 'SDK messages.stream() + finalMessage()';
+const SDK_INPUT_JSON = 'SDK messages.stream() + inputJson listener';
+const RX_ALL = 'claudeStream (all events)';
+const RX_TEXT = 'claudeStream | textOnly()';
+const RX_ACCUMULATE = 'claudeStream | accumulateMessage()';
+const RX_FINAL = 'claudeStream | finalMessage()';
+const RX_TO_SSE = 'claudeStream | toSse()';
+const RX_ACCUMULATE_INPUT = 'claudeStream | accumulateMessage(), input read';
+const RX_TOOL_INPUTS = 'claudeStream | toolInputs()';
+const LANGCHAIN = 'LangChain.js ChatAnthropic.stream';
+const VERCEL = 'Vercel AI SDK streamText';
+
+/** Targets: the largest CPU ratio to the SDK raw stream (medians, same run). */
+export const RATIO_TARGETS = { [RX_ALL]: 1.05, [RX_TEXT]: 1.1, [RX_ACCUMULATE]: 1.25, [RX_FINAL]: 1.25 };
+
+const CORE = [FETCH, SDK_RAW, SDK_FINAL, RX_ALL, RX_TEXT, RX_ACCUMULATE, RX_FINAL, RX_TO_SSE];
+const OTHERS = [LANGCHAIN, VERCEL];
+
+export const KB = 1024;
+const TOOL_SIZES = [256 * KB, 512 * KB, 1024 * KB];
+const TOOL_CONSUMERS = [SDK_RAW, RX_ACCUMULATE_INPUT, RX_TOOL_INPUTS];
+
+export async function startUpstream() {
+  const child = start('upstream.mjs');
+  const { url } = await next(child, (message) => message?.type === 'ready');
+  return { url, stop: () => stop(child) };
+}
+
+/** Runs one consumer in a fresh process: `warmup` runs, then `runs` measured ones; resolves to their samples. */
+async function runConsumer(url, consumer, model, warmup, runs) {
+  const samples = await collect(start('consumer-run.mjs', [{ url, consumer, model, warmup, runs }]));
+  if (samples.length !== runs) throw new Error(`${consumer} on ${model}: ${samples.length} of ${runs} runs reported`);
+  return samples;
+}
+
+/**
+ * Plays `groups` ([{ consumers, rounds, warmup, runs }]) round by round: in round r, every consumer of every group
+ * still running gets one fresh process, starting one further along the list each round.
+ */
+async function interleave(url, model, groups, log) {
+  const samples = {};
+  const started = performance.now();
+  const rounds = Math.max(...groups.map((group) => group.rounds));
+  for (let round = 0; round < rounds; round++) {
+    const playing = groups
+      .filter((group) => round < group.rounds)
+      .flatMap((group) => group.consumers.map((consumer) => ({ consumer, ...group })));
+    for (let k = 0; k < playing.length; k++) {
+      const { consumer, warmup, runs } = playing[(k + round) % playing.length];
+      const got = await runConsumer(url, consumer, model, warmup, runs);
+      (samples[consumer] ??= []).push(...got);
+    }
+    log(`${model}: round ${round + 1}/${rounds} done (${Math.round(performance.now() - started) / 1000} s)`);
+  }
+  return samples;
+}
+
+/** Medians per consumer, and the CPU ratio to the SDK raw stream. */
+function summarize(samples) {
+  const base = median(samples[SDK_RAW]?.map((s) => s.cpuMs) ?? []);
+  return Object.fromEntries(
+    Object.entries(samples).map(([consumer, list]) => {
+      const cpuMs = median(list.map((s) => s.cpuMs));
+      return [
+        consumer,
+        {
+          cpuMs,
+          wallMs: median(list.map((s) => s.wallMs)),
+          ratio: cpuMs / base,
+          samples: list.length,
+          items: list[0]?.items,
+          cpuSamples: list.map((s) => Math.round(s.cpuMs * 10) / 10),
+        },
+      ];
+    }),
+  );
+}
+
+/** Many small deltas (`text`), or a thinking block then a text block (`thinking`), through every layer. */
+export async function streamSuite(kind, { quick, log, url }) {
+  const deltas = 20_000;
+  const model = kind === 'text' ? `bench:text:${deltas}` : `bench:thinking:${deltas / 2}`;
+  // The JIT takes 3 to 5 runs of 20,000 events to settle: each process warms up that long before it measures. Most
+  // of the spread is between processes (where the JIT and the heap happened to land), so many short-lived processes
+  // make a steadier median than a few long-lived ones.
+  const groups = quick
+    ? [
+        { consumers: CORE, rounds: kind === 'text' ? 2 : 1, warmup: 2, runs: 2 },
+        ...(kind === 'text' ? [{ consumers: OTHERS, rounds: 1, warmup: 1, runs: 1 }] : []),
+      ]
+    : [
+        { consumers: CORE, rounds: kind === 'text' ? 5 : 4, warmup: 4, runs: 2 },
+        { consumers: OTHERS, rounds: kind === 'text' ? 2 : 1, warmup: 2, runs: 2 },
+      ];
+  log(`${kind}: ${deltas} deltas of 4 characters (${model})`);
+  const samples = await interleave(url, model, groups, log);
+  return { model, deltas, groups, consumers: summarize(samples) };
+}
+
+/**
+ * One tool input of 256 KB, 512 KB and 1 MB in 16-byte deltas: claude-rx's `accumulateMessage()` (reading the partial
+ * input of every snapshot) and `toolInputs()` against the SDK raw stream (linear, for scale) and the SDK's
+ * `inputJson` listener, which re-parses the whole input on every delta: that one runs once per size, and only up to
+ * 512 KB (256 KB in quick mode), because it is quadratic (some 9 s at 512 KB on 2 cores, half a minute at 1 MB).
+ */
+export async function toolSuite({ quick, log, url }) {
+  const group = quick ? { rounds: 1, warmup: 1, runs: 1 } : { rounds: 2, warmup: 3, runs: 3 };
+  const bySize = {};
+  for (const size of TOOL_SIZES) {
+    const model = `bench:tool:${size}`;
+    log(`tool: ${size / KB} KB input in 16-byte deltas (${model})`);
+    bySize[size] = summarize(await interleave(url, model, [{ consumers: TOOL_CONSUMERS, ...group }], log));
+  }
+  // The SDK's listener: one process, a 64 KB warm-up, then one run per size, smallest first.
+  const sdkSizes = quick ? [256 * KB] : [256 * KB, 512 * KB];
+  const sdk = {};
+  for (const size of sdkSizes) {
+    log(`tool: SDK inputJson listener at ${size / KB} KB (quadratic: one run)`);
+    const [sample] = await runConsumer(url, SDK_INPUT_JSON, `bench:tool:${size}`, 0, 1);
+    sdk[size] = { cpuMs: sample.cpuMs, wallMs: sample.wallMs, samples: 1 };
+  }
+  return { sizes: TOOL_SIZES, bySize, sdkInputJson: sdk, sdkSizes, consumers: TOOL_CONSUMERS };
+}
+
+/**
+ * Many SSE clients through a NestJS `ClaudeStreamService.sse()` route and through a hand-written node:http relay:
+ * server CPU per delivered event, added latency per delta, memory per open idle stream.
+ */
+export async function sseSuite({ quick, log, url }) {
+  const clientCounts = [100, 1000];
+  const deltas = quick ? 10 : 40;
+  const paceMs = 150;
+  const rampMs = 1000;
+  const rounds = quick ? 1 : 3;
+  const model = `bench:paced:${deltas}:${paceMs}`;
+  // rx (claude-rx over node:http, no Nest) splits the NestJS cost into claude-rx's and the framework's.
+  const kinds = quick ? ['relay', 'nest'] : ['relay', 'rx', 'nest'];
+  const servers = {};
+  const result = { deltas, paceMs, rampMs, rounds, model, byKind: {} };
+  try {
+    for (const kind of kinds) {
+      const child = start('sse-server.mjs', [{ kind, upstream: url }], ['--expose-gc']);
+      const { port } = await next(child, (message) => message?.type === 'ready');
+      servers[kind] = { child, port };
+      // Warm-up: the JIT, the connection pools.
+      log(`sse: warming up ${kind}`);
+      await runClients(port, { clients: 100, model: `bench:paced:10:20`, rampMs: 200 });
+      result.byKind[kind] = {};
+    }
+    // Memory per open idle stream: the server's heap (after full GCs) and RSS with N idle streams open, minus before.
+    for (const clients of clientCounts) {
+      for (const kind of kinds) {
+        const { child, port } = servers[kind];
+        const before = await ask(child, { type: 'memory' });
+        const idle = start('sse-clients.mjs', [{ port, clients, model: 'bench:idle', idle: true, rampMs: 0 }]);
+        const open = await next(idle, (message) => message?.type === 'open');
+        const during = await ask(child, { type: 'memory' });
+        idle.send({ type: 'close' });
+        await next(idle, (message) => message?.type === 'done');
+        await stop(idle);
+        (result.byKind[kind][clients] ??= { runs: [] }).idle = {
+          streams: open.streams,
+          failed: open.failed,
+          heapKB: (during.heapUsed - before.heapUsed) / open.streams / 1024,
+          rssKB: (during.rss - before.rss) / open.streams / 1024,
+          externalKB:
+            (during.external + during.arrayBuffers - before.external - before.arrayBuffers) / open.streams / 1024,
+        };
+        log(
+          `sse: ${kind}, ${clients} idle streams: ${result.byKind[kind][clients].idle.heapKB.toFixed(1)} KB heap each`,
+        );
+        await settle();
+      }
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const clients of clientCounts) {
+        const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+        for (const kind of order) {
+          const { child, port } = servers[kind];
+          await ask(child, { type: 'cpu-start' });
+          const done = await runClients(port, { clients, model, rampMs });
+          const cpu = await ask(child, { type: 'cpu-stop' });
+          result.byKind[kind][clients].runs.push({
+            cpuMs: cpu.cpuMs,
+            wallMs: cpu.wallMs,
+            events: done.events,
+            streams: done.streams,
+            failed: done.failed,
+            usPerEvent: (cpu.cpuMs * 1000) / done.events,
+            latency: done.latency,
+          });
+          log(
+            `sse: ${kind}, ${clients} clients: ${((cpu.cpuMs * 1000) / done.events).toFixed(1)} µs CPU per event, ` +
+              `p50 ${done.latency.p50.toFixed(2)} ms, p99 ${done.latency.p99.toFixed(2)} ms, ${done.failed} failed`,
+          );
+          await settle();
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map(({ child }) => stop(child)));
+  }
+  for (const kind of kinds) {
+    for (const clients of clientCounts) {
+      const entry = result.byKind[kind][clients];
+      entry.usPerEvent = median(entry.runs.map((run) => run.usPerEvent));
+      entry.p50 = median(entry.runs.map((run) => run.latency.p50));
+      entry.p99 = median(entry.runs.map((run) => run.latency.p99));
+      entry.failed = entry.runs.reduce((sum, run) => sum + run.failed, 0) + entry.idle.failed;
+    }
+  }
+  result.clientCounts = clientCounts;
+  result.kinds = kinds;
+  return result;
+}
+
+async function runClients(port, options) {
+  const child = start('sse-clients.mjs', [{ port, ...options }]);
+  const done = await next(child, (message) => message?.type === 'done');
+  await stop(child);
+  return done;
+}
+
+/** Lets closed sockets and aborted upstream requests wind down between measurements. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
