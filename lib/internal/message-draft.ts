@@ -21,10 +21,18 @@ interface BlockDraft {
   stopped: boolean;
 }
 
-/** Which part of the draft an event changed, so that a snapshot copies only that. */
-export type DraftChange = { readonly kind: 'message' } | { readonly kind: 'block'; readonly index: number } | null;
+/**
+ * Which part of the draft an event changed, so that a snapshot copies only that: a block's index, `MESSAGE_CHANGED`
+ * for the message's own fields, or `NOTHING_CHANGED`. A number rather than an object: `claudeStream` applies every
+ * event and must not allocate for it.
+ */
+export type DraftChange = number;
 
-const MESSAGE_CHANGED: DraftChange = { kind: 'message' };
+/** The message's own fields changed (`message_start`, `message_delta`, `message_stop`). */
+export const MESSAGE_CHANGED: DraftChange = -1;
+
+/** Nothing changed (an event before `message_start`, a marker, an unknown type). */
+export const NOTHING_CHANGED: DraftChange = -2;
 
 /** Block types whose `input` arrives as `input_json_delta` fragments (as the SDK's MessageStream decides). */
 function tracksToolInput(type: string): boolean {
@@ -70,10 +78,10 @@ export class MessageDraft {
     this.stoppedMessage = false;
   }
 
-  /** Applies one stream event; says what changed (`null` when nothing did: an event before `message_start`, a marker). */
+  /** Applies one stream event; says what changed (`NOTHING_CHANGED` for an event before `message_start`, a marker). */
   apply(event: ClaudeRxEvent): DraftChange {
     // Markers (a retry's restart, runTools' turns) are not part of a message; the caller decides what they mean.
-    if (isStreamRestart(event) || isRunToolsMarker(event)) return null;
+    if (isStreamRestart(event) || isRunToolsMarker(event)) return NOTHING_CHANGED;
     if (event.type === 'message_start') {
       this.message = {
         ...deepFrozenCopy(event.message),
@@ -86,7 +94,7 @@ export class MessageDraft {
       return MESSAGE_CHANGED;
     }
     const message = this.message;
-    if (!message) return null;
+    if (!message) return NOTHING_CHANGED;
     switch (event.type) {
       case 'message_stop':
         this.stoppedMessage = true;
@@ -102,20 +110,20 @@ export class MessageDraft {
           block: { ...deepFrozenCopy(event.content_block as unknown as BlockDraft['block']) },
           stopped: false,
         };
-        return { kind: 'block', index: event.index };
+        return event.index;
       case 'content_block_delta':
-        return this.applyDelta(event) ? { kind: 'block', index: event.index } : null;
+        return this.applyDelta(event) ? event.index : NOTHING_CHANGED;
       case 'content_block_stop': {
         const draft = this.blocks[event.index];
-        if (!draft) return null;
+        if (!draft) return NOTHING_CHANGED;
         draft.stopped = true;
-        return { kind: 'block', index: event.index };
+        return event.index;
       }
       default: {
         // The API adds event types over time: an unknown one changes nothing here and is still forwarded.
         const unknown: never = event;
         void unknown;
-        return null;
+        return NOTHING_CHANGED;
       }
     }
   }

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { MessageDraft } from '../internal/message-draft.js';
+import { MESSAGE_CHANGED, MessageDraft, NOTHING_CHANGED } from '../internal/message-draft.js';
 import { isRunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
@@ -54,13 +54,13 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
           if (isRunToolsMarker(event)) return;
           const change = draft.apply(event);
           if (event.type === 'message_start') content = [];
-          if (change?.kind === 'block') {
+          if (change !== MESSAGE_CHANGED && change !== NOTHING_CHANGED) {
             const next = content.slice();
-            next[change.index] = draft.snapshotBlock(change.index)!;
+            next[change] = draft.snapshotBlock(change)!;
             content = next;
           }
           // `content` is never changed in place (a block change makes a new array), so the snapshot may freeze and keep it.
-          if (change) snapshot = draft.snapshotMessage(content as ContentBlock[]);
+          if (change !== NOTHING_CHANGED) snapshot = draft.snapshotMessage(content as ContentBlock[]);
           if (snapshot) subscriber.next(snapshot);
         },
         error: (error: unknown) => subscriber.error(error),

@@ -119,7 +119,9 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
               fail(entry, error);
               return;
             }
-            const progress = { ...entry.block, done: false as const, json: entry.parser.text } as ToolInputProgress;
+            // Written out field by field: V8 makes a spread followed by new fields a slow dictionary object, per delta.
+            const { index, id, name, blockType } = entry.block;
+            const progress = { index, id, name, blockType, done: false, json: entry.parser.text } as ToolInputProgress;
             // Computed on first read: emitting stays linear even for one huge array arriving in tiny fragments.
             defineLazyJsonSnapshot(progress, 'partial', entry.parser, { partialStrings: true, fallback: undefined });
             subscriber.next(Object.freeze(progress));
