@@ -1,5 +1,4 @@
 import * as core from 'claude-rx';
-import * as testing from 'claude-rx/testing';
 
 // The public surface, on purpose: a new or removed export must show up here (and in the README's table).
 describe('the claude-rx barrel', () => {
@@ -38,32 +37,5 @@ describe('the claude-rx barrel', () => {
     expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 })).toBeInstanceOf(Error);
     expect(new core.MaxTurnsExceededError(3, []).name).toBe('MaxTurnsExceededError');
     expect(new core.MaxTurnsExceededError(3, [])).toBeInstanceOf(Error);
-  });
-});
-
-describe('the claude-rx/testing barrel', () => {
-  it('exports exactly the testing kit', () => {
-    expect(Object.keys(testing).sort()).toEqual(
-      [
-        'FakeClaudeServer',
-        'errorReply',
-        'messageEvents',
-        'recordedFile',
-        'recordedReply',
-        'redactedThinking',
-        'resetBeforeHeaders',
-        'serverToolUse',
-        'sseFrame',
-        'stallBeforeHeaders',
-        'streamReply',
-        'text',
-        'textMessage',
-        'thinking',
-        'thinkingMessage',
-        'toolUse',
-        'toolUseMessage',
-        'webSearchToolResult',
-      ].sort(),
-    );
   });
 });
