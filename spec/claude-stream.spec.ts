@@ -13,6 +13,7 @@ import {
   text,
   textMessage,
   thinking,
+  toolUse,
 } from 'claude-rx/testing';
 import {
   collect,
@@ -242,6 +243,28 @@ describe('claudeStream', () => {
       { type: 'text', text: 'Hello ther' },
     ]);
     expect(incomplete.partial?.stop_reason).toBeNull();
+  });
+
+  it('keeps every piece of a long answer cut short: thousands of one-character deltas in each block kind', async () => {
+    // Long enough that the draft joins its pieces in several chunks (it joins them every 256) and has some left over.
+    const thought = Array.from({ length: 1_300 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const answer = Array.from({ length: 2_100 }, (_, i) => String(i % 10)).join('');
+    const input = { path: 'notes.txt', content: 'x'.repeat(900) };
+    const events = messageEvents([
+      thinking(thought, 'sig', { chunkSize: 1 }),
+      text(answer, { chunkSize: 1 }),
+      toolUse({ id: 'toolu_1', name: 'write_file', input, chunkSize: 1 }),
+    ]);
+    // Cut 20 characters before the end of the tool's JSON: its input is the best-effort parse of what came.
+    const cutAt = events.findIndex((e) => e.type === 'content_block_stop' && e.index === 2) - 20;
+    fake.server.enqueue(streamReply(events, { resetAfter: cutAt }));
+    const error = await errorOf(claudeStream(fake.client, PARAMS));
+    expect(error).toBeInstanceOf(IncompleteStreamError);
+    expect((error as IncompleteStreamError).partial?.content).toEqual([
+      { type: 'thinking', thinking: thought, signature: 'sig' },
+      { type: 'text', text: answer },
+      { type: 'tool_use', id: 'toolu_1', name: 'write_file', input: { path: 'notes.txt' } },
+    ]);
   });
 
   it('turns a clean end without message_stop into IncompleteStreamError, leaving out an unsigned thinking block', async () => {

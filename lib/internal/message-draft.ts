@@ -5,6 +5,7 @@ import { deepFrozenCopy } from './deep-frozen-copy.js';
 import { IncrementalJsonParser } from './incremental-json.js';
 import { defineLazyJsonSnapshot, replayJson } from './lazy-json-snapshot.js';
 import { mergeUsage } from './merge-usage.js';
+import { TextPieces } from './text-pieces.js';
 
 type Message = Anthropic.Messages.Message;
 type ContentBlock = Anthropic.Messages.ContentBlock;
@@ -13,10 +14,12 @@ type ContentBlock = Anthropic.Messages.ContentBlock;
 interface BlockDraft {
   /** A private, mutable copy of the block: never handed out, snapshots copy it. */
   readonly block: Record<string, unknown> & { type: string };
-  /** Tool-use blocks: the input JSON text so far (string concatenation is O(1) amortized in V8). */
+  /** Tool-use blocks: the input JSON text so far (outside snapshot mode, without what is still `pending`). */
   json?: string;
-  /** Tool-use blocks, in incremental mode: the parser fed with every fragment. */
+  /** Tool-use blocks, in snapshot mode: the parser fed with every fragment. */
   parser?: IncrementalJsonParser;
+  /** Outside snapshot mode: the text, thinking or JSON that arrived after what the draft holds, not yet joined. */
+  pending?: TextPieces;
   /** Set once `content_block_stop` arrived for this block. */
   stopped: boolean;
 }
@@ -41,7 +44,7 @@ function tracksToolInput(type: string): boolean {
 
 /**
  * The message of a stream as far as it has arrived, kept mutable and cheap to update: every event costs a
- * switch and, for deltas, one string concatenation. Copies are made only when asked for (`snapshotBlock`,
+ * switch and, for deltas, keeping one more piece of text. Copies are made only when asked for (`snapshotBlock`,
  * `toMessage`), which is what keeps `claudeStream` near the SDK's own cost while still able to report a partial
  * message when the stream breaks.
  *
@@ -55,11 +58,12 @@ export class MessageDraft {
   private frozenUsage: Anthropic.Messages.Usage | undefined;
 
   /**
-   * @param incrementalToolInput feed tool input to an incremental parser as it arrives, so that every snapshot
-   *   has a best-effort `input` at no re-parse cost; without it the JSON text is only kept, and parsed once when a
-   *   copy is made.
+   * @param forSnapshots a snapshot will be taken after every event (`accumulateMessage`): text is appended at once,
+   *   and tool input is fed to an incremental parser as it arrives, so that every snapshot has a best-effort `input`
+   *   at no re-parse cost. Without it (a message needed once, at the end or on failure) text pieces are joined and
+   *   the JSON text parsed only when a copy is made.
    */
-  constructor(private readonly incrementalToolInput = false) {}
+  constructor(private readonly forSnapshots = false) {}
 
   /** `message_start` has arrived (and no `message_stop` since a restart). */
   get started(): boolean {
@@ -136,7 +140,8 @@ export class MessageDraft {
     switch (delta.type) {
       case 'text_delta':
         if (block.type !== 'text') return false;
-        block.text = (block.text as string) + delta.text;
+        if (this.forSnapshots) block.text = (block.text as string) + delta.text;
+        else (draft.pending ??= new TextPieces()).push(delta.text);
         return true;
       case 'citations_delta':
         if (block.type !== 'text') return false;
@@ -147,7 +152,8 @@ export class MessageDraft {
         return true;
       case 'thinking_delta':
         if (block.type !== 'thinking') return false;
-        block.thinking = (block.thinking as string) + delta.thinking;
+        if (this.forSnapshots) block.thinking = (block.thinking as string) + delta.thinking;
+        else (draft.pending ??= new TextPieces()).push(delta.thinking);
         return true;
       case 'signature_delta':
         if (block.type !== 'thinking') return false;
@@ -155,8 +161,11 @@ export class MessageDraft {
         return true;
       case 'input_json_delta':
         if (!tracksToolInput(block.type)) return false;
-        draft.json = (draft.json ?? '') + delta.partial_json;
-        if (this.incrementalToolInput) {
+        if (!this.forSnapshots) {
+          draft.json ??= '';
+          (draft.pending ??= new TextPieces()).push(delta.partial_json);
+        } else {
+          draft.json = (draft.json ?? '') + delta.partial_json;
           draft.parser ??= new IncrementalJsonParser();
           try {
             draft.parser.push(delta.partial_json);
@@ -171,11 +180,6 @@ export class MessageDraft {
         return false;
       }
     }
-  }
-
-  /** The number of content blocks so far. */
-  get blockCount(): number {
-    return this.blocks.length;
   }
 
   /**
@@ -212,6 +216,7 @@ export class MessageDraft {
     const content: ContentBlock[] = [];
     for (const draft of this.blocks) {
       if (!draft) continue;
+      joinPendingText(draft);
       if (options.resendable && !isResendable(draft)) continue;
       content.push(this.copyBlock(draft));
     }
@@ -223,6 +228,16 @@ export class MessageDraft {
     if (draft.json !== undefined) block.input = toolInput(draft);
     return block as unknown as ContentBlock;
   }
+}
+
+/** Appends the pieces not yet joined to the block's `text`, `thinking` or JSON text, where a copy finds them. */
+function joinPendingText(draft: BlockDraft): void {
+  const pending = draft.pending;
+  if (!pending || pending.empty) return;
+  const block = draft.block;
+  if (tracksToolInput(block.type)) draft.json = (draft.json ?? '') + pending.take();
+  else if (block.type === 'thinking') block.thinking = (block.thinking as string) + pending.take();
+  else block.text = (block.text as string) + pending.take();
 }
 
 function isResendable(draft: BlockDraft): boolean {

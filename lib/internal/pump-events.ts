@@ -13,7 +13,7 @@ import { MessageDraft } from './message-draft.js';
  *   (a connection lost mid-body, an abort by the caller's signal): `IncompleteStreamError` with the partial message.
  * - Any other failure: the original error, unchanged (`instanceof Anthropic.RateLimitError` keeps working).
  *
- * The per-event work is one `MessageDraft.apply` (a switch and a string concatenation): the partial message is
+ * The per-event work is one `MessageDraft.apply` (a switch, and keeping a piece of text): the partial message is
  * only built when it is needed.
  */
 export async function pumpEvents(

@@ -13,7 +13,8 @@ import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
  * - unsubscribe: unsubscribes the source (which aborts the request) and drops what was gathered.
  *
  * The partial message is safe to send back as an assistant turn: a thinking block whose signature never came and
- * empty text blocks are left out. Cost per event is a string concatenation; tool input is parsed once, at the end.
+ * empty text blocks are left out. Cost per event is keeping one more piece of text; text is joined and tool input
+ * parsed once, at the end.
  *
  * @returns An operator from stream events to one final message.
  *
