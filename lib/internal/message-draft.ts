@@ -3,8 +3,9 @@ import { isRunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 import { deepFrozenCopy } from './deep-frozen-copy.js';
 import { IncrementalJsonParser } from './incremental-json.js';
-import { defineLazyJsonSnapshot, replayJson } from './lazy-json-snapshot.js';
+import { defineJsonSnapshot, replayJson } from './json-snapshot.js';
 import { mergeUsage } from './merge-usage.js';
+import { copierFor, type ShapeCopier } from './shape-copier.js';
 import { TextPieces } from './text-pieces.js';
 
 type Message = Anthropic.Messages.Message;
@@ -22,6 +23,8 @@ interface BlockDraft {
   pending?: TextPieces;
   /** Set once `content_block_stop` arrived for this block. */
   stopped: boolean;
+  /** How snapshots copy `block`: picked at the first snapshot, and again after a delta that may add a key. */
+  copy?: ShapeCopier;
 }
 
 /**
@@ -56,6 +59,8 @@ export class MessageDraft {
   private stoppedMessage = false;
   /** The frozen usage the last snapshot shared, until a message event changes it. */
   private frozenUsage: Anthropic.Messages.Usage | undefined;
+  /** How snapshots copy `message`: picked at the first snapshot, and again after an event that may add a key. */
+  private copyMessage: ShapeCopier | undefined;
 
   /**
    * @param forSnapshots a snapshot will be taken after every event (`accumulateMessage`): text is appended at once,
@@ -93,6 +98,7 @@ export class MessageDraft {
         usage: { ...deepFrozenCopy(event.message.usage) },
       };
       this.frozenUsage = undefined;
+      this.copyMessage = undefined;
       this.blocks = [];
       this.stoppedMessage = false;
       return MESSAGE_CHANGED;
@@ -106,6 +112,7 @@ export class MessageDraft {
       case 'message_delta':
         applyMessageDelta(message, deepFrozenCopy(event));
         this.frozenUsage = undefined;
+        this.copyMessage = undefined;
         return MESSAGE_CHANGED;
       case 'content_block_start':
         // Nested values (citations, search results, a tool's starting input) are frozen copies shared by every
@@ -149,6 +156,7 @@ export class MessageDraft {
           ...((block.citations as unknown[] | null | undefined) ?? []),
           deepFrozenCopy(delta.citation),
         ]);
+        draft.copy = undefined;
         return true;
       case 'thinking_delta':
         if (block.type !== 'thinking') return false;
@@ -158,6 +166,7 @@ export class MessageDraft {
       case 'signature_delta':
         if (block.type !== 'thinking') return false;
         block.signature = delta.signature;
+        draft.copy = undefined;
         return true;
       case 'input_json_delta':
         if (!tracksToolInput(block.type)) return false;
@@ -184,16 +193,18 @@ export class MessageDraft {
 
   /**
    * A frozen copy of one block, as it stands now. Its nested values are shared, already frozen. A tool input still
-   * streaming is computed on first read (a best-effort parse of the JSON so far, incomplete trailing values left out,
-   * as the SDK does), so that following a tool call costs nothing per delta unless someone looks.
+   * streaming is the best-effort parse of the JSON so far (incomplete trailing values left out, as the SDK does),
+   * taken at once while cheap and on first read once large (see `defineJsonSnapshot`), so that following a tool call
+   * stays linear.
    */
   snapshotBlock(index: number): ContentBlock | undefined {
     const draft = this.blocks[index];
     if (!draft) return undefined;
-    const block: Record<string, unknown> = { ...draft.block };
+    draft.copy ??= copierFor(draft.block);
+    const block = draft.copy(draft.block);
     if (draft.json !== undefined) {
       if (draft.stopped || !draft.parser) block.input = toolInput(draft);
-      else defineLazyJsonSnapshot(block, 'input', draft.parser, { fallback: EMPTY_INPUT });
+      else defineJsonSnapshot(block, 'input', draft.parser, { fallback: EMPTY_INPUT });
     }
     return Object.freeze(block) as unknown as ContentBlock;
   }
@@ -203,7 +214,11 @@ export class MessageDraft {
     const message = this.message;
     if (!message) return undefined;
     this.frozenUsage ??= Object.freeze({ ...message.usage });
-    return Object.freeze({ ...message, content: Object.freeze(content) as ContentBlock[], usage: this.frozenUsage });
+    this.copyMessage ??= copierFor(message);
+    const copy = this.copyMessage(message as unknown as Record<string, unknown>);
+    copy.content = Object.freeze(content);
+    copy.usage = this.frozenUsage;
+    return Object.freeze(copy) as unknown as Message;
   }
 
   /**

@@ -14,12 +14,12 @@ type ContentBlock = Anthropic.Messages.ContentBlock;
  * text with citations, thinking with its signature, redacted thinking, tool use and server tool use with their
  * parsed `input`, server tool results; `stop_reason`, `stop_sequence`, `usage` and `container`. While a tool's
  * input streams, its `input` is the best-effort parse of the JSON so far (incomplete trailing values left out, as
- * the SDK does), computed when first read.
+ * the SDK does): computed at once while the containers still open are small, else when first read.
  *
  * Cost is linear in the stream: a snapshot copies only the block that changed (shallowly: its nested values are
- * frozen once, when they arrive), and tool input is parsed incrementally, never re-parsed per delta. Unchanged blocks (and the finished parts of a tool's input) are shared
- * between snapshots. Values taken from the events (citations, server tool results, `container`) are copied once
- * before being frozen, so the events themselves are never frozen.
+ * frozen once, when they arrive), and tool input is parsed incrementally, never re-parsed per delta. Unchanged blocks
+ * (and the finished parts of a tool's input) are shared between snapshots. Values taken from the events (citations,
+ * server tool results, `container`) are copied once before being frozen, so the events themselves are never frozen.
  *
  * - next: one snapshot per event from `message_start` on (events before it are skipped); a second
  *   `message_start` starts a new message; a `stream_restart` marker (from `retryOnRateLimit`) drops the message

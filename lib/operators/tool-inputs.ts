@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ToolInputParseError } from '../errors.js';
 import { IncrementalJsonParser } from '../internal/incremental-json.js';
-import { defineLazyJsonSnapshot } from '../internal/lazy-json-snapshot.js';
+import { defineJsonSnapshot } from '../internal/json-snapshot.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
 /** The tool-use block a `ToolInput` belongs to. */
@@ -63,9 +63,9 @@ export type ToolInput = ToolInputProgress | ToolInputComplete;
  * Follows each tool call's input as it streams.
  *
  * Each `input_json_delta` fragment is parsed once, incrementally, so parsing is linear in the size of the input
- * however small the fragments are. Each `partial` is computed when first read: it shares the finished values and
- * copies (shallowly) only the arrays and objects still open, so reading it costs little for the usual input (a few
- * long strings) and grows with the entries of a huge array still open; emissions nobody reads cost nothing.
+ * however small the fragments are. Each `partial` shares the finished values and copies (shallowly) only the arrays
+ * and objects still open. While those hold few values (the usual input: a few keys and long strings) it is computed
+ * at once; once they hold more than 64, on first read, so that following one huge array stays linear.
  *
  * - next: a `ToolInputProgress` (`done: false`) per `input_json_delta` with the JSON so far and a best-effort
  *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input
@@ -121,10 +121,11 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
             }
             // Written out field by field: V8 makes a spread followed by new fields a slow dictionary object, per delta.
             const { index, id, name, blockType } = entry.block;
-            const progress = { index, id, name, blockType, done: false, json: entry.parser.text } as ToolInputProgress;
-            // Computed on first read: emitting stays linear even for one huge array arriving in tiny fragments.
-            defineLazyJsonSnapshot(progress, 'partial', entry.parser, { partialStrings: true, fallback: undefined });
-            subscriber.next(Object.freeze(progress));
+            const progress = { index, id, name, blockType, done: false, json: entry.parser.text, partial: undefined };
+            // At once when cheap, else computed on first read: emitting stays linear even for one huge array arriving
+            // in tiny fragments.
+            defineJsonSnapshot(progress, 'partial', entry.parser, { partialStrings: true, fallback: undefined });
+            subscriber.next(Object.freeze(progress) as ToolInputProgress);
           } else if (event.type === 'content_block_stop') {
             const entry = open.get(event.index);
             if (!entry) return;

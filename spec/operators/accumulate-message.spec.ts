@@ -333,6 +333,51 @@ describe('accumulateMessage', () => {
       ]);
     });
 
+    it('after every event, for fields a newer API adds and blocks that gain a key mid-stream, in the same key order', async () => {
+      // Snapshots are copied by literals for the usual shapes (see lib/internal/shape-copier.ts): any other shape,
+      // and a block whose keys change (citations or a signature arriving where the start had none), must still be
+      // copied whole.
+      const wire = (event: object) => event as ClaudeStreamEvent;
+      const delta = (index: number, d: object) => wire({ type: 'content_block_delta', index, delta: d });
+      const events = [
+        wire({
+          type: 'message_start',
+          message: { ...M1, id: 'msg_new', stop_details: null, future_field: { a: 1 } },
+        }),
+        wire({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } }),
+        delta(0, { type: 'thinking_delta', thinking: 'Hm' }),
+        delta(0, { type: 'signature_delta', signature: 'sig' }),
+        wire({ type: 'content_block_stop', index: 0 }),
+        wire({ type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }),
+        delta(1, { type: 'text_delta', text: 'Per ' }),
+        delta(1, { type: 'citations_delta', citation: CITATION }),
+        delta(1, { type: 'text_delta', text: 'the docs.' }),
+        wire({ type: 'content_block_stop', index: 1 }),
+        wire({ type: 'content_block_start', index: 2, content_block: { type: 'text', text: '', glow: 'new' } }),
+        delta(2, { type: 'text_delta', text: 'Bye' }),
+        wire({ type: 'content_block_stop', index: 2 }),
+        wire({
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: 9 },
+        }),
+        wire({ type: 'message_stop' }),
+      ];
+      fake.server.enqueue(streamReply(events), streamReply(events));
+      const sdk = await sdkAccumulation();
+      const ours = await ourAccumulation();
+      expect(ours.error).toBeUndefined();
+      expect(ours.snapshots).toStrictEqual(sdk.snapshots);
+      const keyOrder = (m: unknown) => JSON.stringify(m, (_key, value: unknown) => value ?? null);
+      expect(ours.snapshots.map(keyOrder)).toEqual(sdk.snapshots.map(keyOrder));
+      expect(ours.snapshots[1]).toMatchObject({ future_field: { a: 1 } });
+      expect(ours.snapshots.at(-1)?.content).toEqual([
+        { type: 'thinking', thinking: 'Hm', signature: 'sig' },
+        { type: 'text', text: 'Per the docs.', citations: [CITATION] },
+        { type: 'text', text: 'Bye', glow: 'new' },
+      ]);
+    });
+
     // The API's first input_json_delta is always empty, and a tool without parameters sends nothing else: the SDK
     // gives `{}` there (`jsonBuf ? partialParse(jsonBuf) : {}`), and so must we.
     it('for a tool that takes no input: `{}` after its only, empty, input_json_delta and at the end', async () => {
@@ -383,6 +428,39 @@ describe('accumulateMessage', () => {
         const changed = after.content.filter((block, index) => block !== before.content[index]);
         expect(changed.length).toBeLessThanOrEqual(1);
       }
+    });
+
+    it("defer the input of a huge open array to its first read; read late, it is still its snapshot's value", () => {
+      const input = { ids: Array.from({ length: 3_000 }, (_, i) => i) };
+      const events = messageEvents([toolUse({ id: 'toolu_ids', name: 'tag', input, chunkSize: 4 })]);
+      const snapshot = IncrementalJsonParser.prototype.snapshot;
+      let taken = 0;
+      IncrementalJsonParser.prototype.snapshot = function (this: IncrementalJsonParser, ...args) {
+        taken++;
+        return snapshot.apply(this, args);
+      };
+      const messages: Message[] = [];
+      try {
+        from(events)
+          .pipe(accumulateMessage())
+          .subscribe((message) => messages.push(message));
+      } finally {
+        IncrementalJsonParser.prototype.snapshot = snapshot;
+      }
+      expect(messages.length).toBeGreaterThan(3_000);
+      // Taken at once only while the array held few values (64 at most), and once at the block's end.
+      expect(taken).toBeGreaterThan(10);
+      expect(taken).toBeLessThan(100);
+      // Read now, after the stream ended: each is the input as far as its own snapshot's JSON went.
+      const inputs = messages.map((message) =>
+        message.content[0]?.type === 'tool_use' ? message.content[0].input : 0,
+      );
+      expect(inputs.at(-1)).toEqual(input);
+      const lengths = inputs.map((value) => (value as { ids?: number[] } | undefined)?.ids?.length ?? -1);
+      // one number more, at most, per 4-character delta; and never fewer than before
+      for (let i = 1; i < lengths.length; i++) expect(lengths[i]! - lengths[i - 1]!).toBeGreaterThanOrEqual(0);
+      for (let i = 1; i < lengths.length; i++) expect(lengths[i]! - lengths[i - 1]!).toBeLessThanOrEqual(2);
+      expect(new Set(lengths).size).toBeGreaterThan(2_900);
     });
 
     it('cost linear time: a 1 MB tool input in 16-byte deltas is scanned once, never re-parsed per delta', async () => {

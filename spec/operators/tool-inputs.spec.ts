@@ -322,6 +322,34 @@ describe('toolInputs', () => {
     });
   });
 
+  it("defers the partial of a huge open array to its first read; read late, it is still its emission's value", () => {
+    const input = { ids: Array.from({ length: 3_000 }, (_, i) => i) };
+    const events = messageEvents([toolUse({ id: 'toolu_ids', name: 'tag', input, chunkSize: 4 })]);
+    const snapshot = IncrementalJsonParser.prototype.snapshot;
+    let snapshots = 0;
+    IncrementalJsonParser.prototype.snapshot = function (this: IncrementalJsonParser, ...args) {
+      snapshots++;
+      return snapshot.apply(this, args);
+    };
+    const progress: ToolInput[] = [];
+    try {
+      from(events)
+        .pipe(toolInputs())
+        .subscribe((value) => {
+          if (!value.done) progress.push(value);
+        });
+    } finally {
+      IncrementalJsonParser.prototype.snapshot = snapshot;
+    }
+    expect(progress.length).toBeGreaterThan(3_000);
+    // Taken at once only while the array held few values (64 at most): about the first 60 deltas.
+    expect(snapshots).toBeGreaterThan(10);
+    expect(snapshots).toBeLessThan(100);
+    // Read now, after the stream ended: each is the value of the JSON its own emission carried.
+    const sampled = progress.filter((_, i) => i % 97 === 0 || i === progress.length - 1);
+    for (const value of sampled) expect(value.done ? undefined : value.partial).toEqual(numbersSoFar(value.json));
+  });
+
   it('costs linear time: a 1 MB input in 16-byte deltas is scanned once, never re-parsed per delta', async () => {
     const input = {
       path: 'notes/big.txt',
@@ -363,3 +391,12 @@ describe('toolInputs', () => {
     expect([...parsers].map((parser) => parser.charsScanned)).toEqual([text.length]);
   });
 });
+
+/** The best effort for a prefix of `{"ids":[0,1,...]}`: the numbers a comma or the bracket has ended. */
+function numbersSoFar(json: string): unknown {
+  const open = json.indexOf('[');
+  if (open < 0) return json.length > 1 ? {} : undefined;
+  const body = json.slice(open + 1);
+  const end = body.includes(']') ? body.indexOf(']') : body.lastIndexOf(',');
+  return { ids: end < 0 ? [] : (JSON.parse(`[${body.slice(0, end)}]`) as number[]) };
+}
