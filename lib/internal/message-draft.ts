@@ -89,6 +89,10 @@ export class MessageDraft {
 
   /** Applies one stream event; says what changed (`NOTHING_CHANGED` for an event before `message_start`, a marker). */
   apply(event: ClaudeRxEvent): DraftChange {
+    // Deltas first: all but a handful of a stream's events are deltas.
+    if (event.type === 'content_block_delta') {
+      return this.message !== undefined && this.applyDelta(event) ? event.index : NOTHING_CHANGED;
+    }
     // Markers (a retry's restart, runTools' turns) are not part of a message; the caller decides what they mean.
     if (isStreamRestart(event) || isRunToolsMarker(event)) return NOTHING_CHANGED;
     if (event.type === 'message_start') {
@@ -122,8 +126,6 @@ export class MessageDraft {
           stopped: false,
         };
         return event.index;
-      case 'content_block_delta':
-        return this.applyDelta(event) ? event.index : NOTHING_CHANGED;
       case 'content_block_stop': {
         const draft = this.blocks[event.index];
         if (!draft) return NOTHING_CHANGED;

@@ -51,17 +51,23 @@ export interface RetryOnRateLimitConfig {
   readonly onRetry?: (info: RetryInfo) => void;
 }
 
-const CONTENT_DELTAS = new Set([
-  'text_delta',
-  'thinking_delta',
-  'input_json_delta',
-  'citations_delta',
-  'signature_delta',
-]);
+/** A switch, not a Set: asked of every delta, whose `type` comes fresh from JSON.parse and would be hashed each time. */
+function isContentDelta(type: string): boolean {
+  switch (type) {
+    case 'text_delta':
+    case 'thinking_delta':
+    case 'input_json_delta':
+    case 'citations_delta':
+    case 'signature_delta':
+      return true;
+    default:
+      return false;
+  }
+}
 
 function isContent(event: ClaudeRxEvent): boolean {
   return (
-    (event.type === 'content_block_delta' && CONTENT_DELTAS.has(event.delta.type)) ||
+    (event.type === 'content_block_delta' && isContentDelta(event.delta.type)) ||
     event.type === 'message_delta' ||
     event.type === 'message_stop'
   );
