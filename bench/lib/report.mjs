@@ -19,6 +19,17 @@ const SERVER_LABELS = {
 };
 
 const verdict = (ok) => (ok === undefined ? 'not run' : ok ? 'met' : '**missed**');
+
+/** A ratio target's verdict: by the median, and "within noise" when the 90% interval has the limit inside it. */
+function ratioVerdict(entry, limit) {
+  if (entry?.ratio === undefined) return 'not run';
+  const [low, high] = entry.ratioInterval ?? [NaN, NaN];
+  const noisy = low <= limit && limit < high;
+  return `${verdict(entry.ratio <= limit)}${noisy ? ' (within noise)' : ''}`;
+}
+
+const interval = (entry) =>
+  entry.ratioInterval ? `${fixed(entry.ratioInterval[0], 2)}–${fixed(entry.ratioInterval[1], 2)}` : '';
 const kb = (bytes) => (bytes >= 1024 * KB ? `${bytes / 1024 / KB} MB` : `${bytes / KB} KB`);
 
 function streamTable(suite) {
@@ -29,10 +40,14 @@ function streamTable(suite) {
       fixed(entry.cpuMs),
       fixed(entry.wallMs),
       fixed(entry.ratio, 2),
+      interval(entry),
       RATIO_TARGETS[name] === undefined ? '' : `≤ ${RATIO_TARGETS[name].toFixed(2)}`,
-      entry.samples,
+      `${entry.samples} (${entry.processes})`,
     ]);
-  return markdownTable(['consumer', 'CPU ms', 'wall ms', 'CPU ÷ SDK raw', 'target', 'runs'], rows);
+  return markdownTable(
+    ['consumer', 'CPU ms', 'wall ms', 'CPU ÷ SDK raw', '90% interval', 'target', 'runs (processes)'],
+    rows,
+  );
 }
 
 function toolTable(tool) {
@@ -101,11 +116,11 @@ function targets(results) {
     const suite = results[suiteName];
     if (!suite) continue;
     for (const [name, limit] of Object.entries(RATIO_TARGETS)) {
-      const ratio = suite.consumers[name]?.ratio;
+      const entry = suite.consumers[name];
       rows.push([
         `${name}, ${suiteName}: CPU ÷ SDK raw ≤ ${limit.toFixed(2)}`,
-        fixed(ratio, 2),
-        verdict(ratio <= limit),
+        `${fixed(entry?.ratio, 2)} (${entry ? interval(entry) : '–'})`,
+        ratioVerdict(entry, limit),
       ]);
     }
   }

@@ -25,3 +25,29 @@ export function markdownTable(headers, rows, align = headers.map((_, i) => (i ==
   const rule = `| ${widths.map((width, i) => (align[i] === 'r' ? '-'.repeat(width - 1) + ':' : '-'.repeat(width))).join(' | ')} |`;
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
+
+/** A seeded pseudo-random generator (mulberry32): the same interval for the same samples, run after run. */
+function seededRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A 90% bootstrap interval for median(a) ÷ median(b): both resampled with replacement, `iterations` times.
+ *
+ * Pass one value per process (the mean of its runs), not every run: runs in one process share where the JIT and the
+ * heap landed, so treating them as independent would make the interval look tighter than it is.
+ */
+export function ratioInterval(a, b, { iterations = 4000, seed = 1 } = {}) {
+  if (a.length === 0 || b.length === 0) return [NaN, NaN];
+  const random = seededRandom(seed);
+  const resample = (values) => Array.from(values, () => values[Math.floor(random() * values.length)]);
+  const ratios = Array.from({ length: iterations }, () => median(resample(a)) / median(resample(b)));
+  return [quantile(ratios, 0.05), quantile(ratios, 0.95)];
+}

@@ -1,7 +1,7 @@
 // The suites: what runs, how many times, and in which processes.
 import { collect, ask, next, start, stop } from './children.mjs';
 import { performance } from 'node:perf_hooks';
-import { median } from './stats.mjs';
+import { median, ratioInterval } from './stats.mjs';
 
 export const SDK_RAW = 'SDK raw stream';
 const FETCH = 'fetch + SSE parse + JSON.parse';
@@ -46,6 +46,7 @@ async function runConsumer(url, consumer, model, warmup, runs) {
  */
 async function interleave(url, model, groups, log) {
   const samples = {};
+  const perProcess = {};
   const started = performance.now();
   const rounds = Math.max(...groups.map((group) => group.rounds));
   for (let round = 0; round < rounds; round++) {
@@ -56,14 +57,18 @@ async function interleave(url, model, groups, log) {
       const { consumer, warmup, runs } = playing[(k + round) % playing.length];
       const got = await runConsumer(url, consumer, model, warmup, runs);
       (samples[consumer] ??= []).push(...got);
+      (perProcess[consumer] ??= []).push(got.reduce((sum, s) => sum + s.cpuMs, 0) / got.length);
     }
     log(`${model}: round ${round + 1}/${rounds} done (${Math.round(performance.now() - started) / 1000} s)`);
   }
-  return samples;
+  return { samples, perProcess };
 }
 
-/** Medians per consumer, and the CPU ratio to the SDK raw stream. */
-function summarize(samples) {
+/**
+ * Medians per consumer, the CPU ratio to the SDK raw stream, and a 90% interval for that ratio (bootstrapped over
+ * processes: most of the spread is between them).
+ */
+function summarize({ samples, perProcess }) {
   const base = median(samples[SDK_RAW]?.map((s) => s.cpuMs) ?? []);
   return Object.fromEntries(
     Object.entries(samples).map(([consumer, list]) => {
@@ -74,6 +79,9 @@ function summarize(samples) {
           cpuMs,
           wallMs: median(list.map((s) => s.wallMs)),
           ratio: cpuMs / base,
+          ratioInterval:
+            consumer === SDK_RAW ? undefined : ratioInterval(perProcess[consumer], perProcess[SDK_RAW] ?? []),
+          processes: perProcess[consumer].length,
           samples: list.length,
           items: list[0]?.items,
           cpuSamples: list.map((s) => Math.round(s.cpuMs * 10) / 10),
@@ -88,20 +96,21 @@ export async function streamSuite(kind, { quick, log, url }) {
   const deltas = 20_000;
   const model = kind === 'text' ? `bench:text:${deltas}` : `bench:thinking:${deltas / 2}`;
   // The JIT takes 3 to 5 runs of 20,000 events to settle: each process warms up that long before it measures. Most
-  // of the spread is between processes (where the JIT and the heap happened to land), so many short-lived processes
-  // make a steadier median than a few long-lived ones.
+  // of the spread is between processes (where the JIT and the heap happened to land: one process's ratio to the SDK
+  // raw stream ranges over ±15% on a shared machine), so many short-lived processes make a steadier median than a few
+  // long-lived ones; the full mode runs enough of them for a 90% interval of about ±4% around the median ratio.
   const groups = quick
     ? [
         { consumers: CORE, rounds: kind === 'text' ? 2 : 1, warmup: 2, runs: 2 },
         ...(kind === 'text' ? [{ consumers: OTHERS, rounds: 1, warmup: 1, runs: 1 }] : []),
       ]
     : [
-        { consumers: CORE, rounds: kind === 'text' ? 5 : 4, warmup: 4, runs: 2 },
+        { consumers: CORE, rounds: kind === 'text' ? 14 : 12, warmup: 4, runs: 2 },
         { consumers: OTHERS, rounds: kind === 'text' ? 2 : 1, warmup: 2, runs: 2 },
       ];
   log(`${kind}: ${deltas} deltas of 4 characters (${model})`);
-  const samples = await interleave(url, model, groups, log);
-  return { model, deltas, groups, consumers: summarize(samples) };
+  const measured = await interleave(url, model, groups, log);
+  return { model, deltas, groups, consumers: summarize(measured) };
 }
 
 /**
