@@ -7,7 +7,7 @@
 //    --write) writes them into BENCHMARKS.md between its `bench:results` markers; every run also leaves
 //    bench/.build/results/last-run.{json,md}.
 //
-// Options: --quick, --no-build, --no-install, --write, --only=text,thinking,tool,sse; CLAUDE_RX_BENCH_BUILD=<dir>
+// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse; CLAUDE_RX_BENCH_BUILD=<dir>
 // measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy while profiling.
 // Benchmarks are not tests: nothing here fails on a missed target; the tables say which are missed.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -70,7 +70,7 @@ if (existsSync(`${benchDir}node_modules/@anthropic-ai/sdk`)) {
 }
 
 // Imported only now: they load the snapshot.
-const { streamSuite, toolSuite, sseSuite, startUpstream } = await import('./lib/suites.mjs');
+const { ownCostSuite, streamSuite, toolSuite, sseSuite, startUpstream } = await import('./lib/suites.mjs');
 const report = await import('./lib/report.mjs');
 
 const versionOf = (name, from = root) => {
@@ -107,6 +107,7 @@ const environment = {
 const upstream = await startUpstream();
 const results = { environment };
 try {
+  if (runs('own')) results.own = await ownCostSuite({ quick, log });
   if (runs('text')) results.text = await streamSuite('text', { quick, log, url: upstream.url });
   if (runs('thinking')) results.thinking = await streamSuite('thinking', { quick, log, url: upstream.url });
   if (runs('tool')) results.tool = await toolSuite({ quick, log, url: upstream.url });

@@ -113,6 +113,37 @@ export async function streamSuite(kind, { quick, log, url }) {
   return { model, deltas, groups, consumers: summarize(measured) };
 }
 
+/** The claude-rx consumers whose own cost `ownCostSuite` measures, by the operator `own-cost-run.mjs` applies. */
+const OWN_COST_CONSUMERS = {
+  [RX_ALL]: 'claudeStream',
+  [RX_TEXT]: 'textOnly',
+  [RX_ACCUMULATE]: 'accumulateMessage',
+  [RX_FINAL]: 'finalMessage',
+  [RX_TO_SSE]: 'toSse',
+};
+
+/**
+ * What claude-rx itself adds per event, in `own-cost-run.mjs` processes (no network, no SDK: see there): for each
+ * claude-rx consumer and case, the median over processes of (through the pump and operator − bare iteration).
+ */
+export async function ownCostSuite({ quick, log }) {
+  const processes = quick ? 2 : 5;
+  const byKind = {};
+  for (const kind of ['text', 'thinking']) {
+    byKind[kind] = {};
+    for (const [name, consumer] of Object.entries(OWN_COST_CONSUMERS)) {
+      const values = [];
+      for (let p = 0; p < processes; p++) {
+        const [result] = await collect(start('own-cost-run.mjs', [{ kind, consumer, warmup: 10, runs: 15 }]));
+        values.push(result.ownNsPerEvent);
+      }
+      byKind[kind][name] = { nsPerEvent: median(values), min: Math.min(...values), max: Math.max(...values) };
+      log(`own cost, ${kind}: ${name}: ${Math.round(median(values))} ns per event (${processes} processes)`);
+    }
+  }
+  return { processes, byKind };
+}
+
 /**
  * One tool input of 256 KB, 512 KB and 1 MB in 16-byte deltas: claude-rx's `accumulateMessage()` (reading the partial
  * input of every snapshot) and `toolInputs()` against the SDK raw stream (linear, for scale) and the SDK's
