@@ -134,7 +134,7 @@ export async function ownCostSuite({ quick, log }) {
     for (const [name, consumer] of Object.entries(OWN_COST_CONSUMERS)) {
       const values = [];
       for (let p = 0; p < processes; p++) {
-        const [result] = await collect(start('own-cost-run.mjs', [{ kind, consumer, warmup: 10, runs: 15 }]));
+        const [result] = await collect(start('own-cost-run.mjs', [{ kind, consumer, warmup: 10, runs: 20 }]));
         values.push(result.ownNsPerEvent);
       }
       byKind[kind][name] = { nsPerEvent: median(values), min: Math.min(...values), max: Math.max(...values) };
