@@ -98,7 +98,7 @@ export async function streamSuite(kind, { quick, log, url }) {
   // The JIT takes about 9 runs of 20,000 events to settle, longer for the layers with more code: measured run by run
   // over 6 processes each, claudeStream's ratio to the SDK raw stream was 1.13 to 1.24 at runs 2 to 5, 1.05 to 1.08
   // at runs 6 to 8, and 0.90 to 1.01 from run 9 on (the SDK raw stream itself got 15% cheaper meanwhile). A server
-  // streams far more than that, so each process warms up 9 runs before it measures (quick mode: 6, and reads high).
+  // streams far more than that, so each process warms up 9 runs before it measures (6 in quick mode).
   // Most of the spread is between processes (where the JIT and the heap happened to land: one process's ratio ranges
   // over ±15% on a shared machine), so many short-lived processes make a steadier median than a few long-lived ones.
   const groups = quick
