@@ -20,7 +20,7 @@ import {
   toolUse,
   type BlockSpec,
 } from 'claude-rx/testing';
-import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
+import { recordParserCalls } from '../support/parser-calls.js';
 import { PARAMS, sleep, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
 import { CITATION, everyBlockKind } from '../support/every-block-kind.js';
 
@@ -433,20 +433,16 @@ describe('accumulateMessage', () => {
     it("defer the input of a huge open array to its first read; read late, it is still its snapshot's value", () => {
       const input = { ids: Array.from({ length: 3_000 }, (_, i) => i) };
       const events = messageEvents([toolUse({ id: 'toolu_ids', name: 'tag', input, chunkSize: 4 })]);
-      const snapshot = IncrementalJsonParser.prototype.snapshot;
-      let taken = 0;
-      IncrementalJsonParser.prototype.snapshot = function (this: IncrementalJsonParser, ...args) {
-        taken++;
-        return snapshot.apply(this, args);
-      };
+      const snapshotted = recordParserCalls('snapshot');
       const messages: Message[] = [];
       try {
         from(events)
           .pipe(accumulateMessage())
           .subscribe((message) => messages.push(message));
       } finally {
-        IncrementalJsonParser.prototype.snapshot = snapshot;
+        snapshotted.restore();
       }
+      const taken = snapshotted.calls.length;
       expect(messages.length).toBeGreaterThan(3_000);
       // Taken at once only while the array held few values (64 at most), and once at the block's end.
       expect(taken).toBeGreaterThan(10);
@@ -475,14 +471,7 @@ describe('accumulateMessage', () => {
       const deltas = events.filter((e) => e.type === 'content_block_delta').length;
       expect(deltas).toBeGreaterThan(60_000);
 
-      const parsers = new Set<IncrementalJsonParser>();
-      let pushes = 0;
-      const push = IncrementalJsonParser.prototype.push;
-      IncrementalJsonParser.prototype.push = function (this: IncrementalJsonParser, fragment: string) {
-        parsers.add(this);
-        pushes++;
-        push.call(this, fragment);
-      };
+      const pushed = recordParserCalls('push');
       let snapshots = 0;
       let last: Message | undefined;
       try {
@@ -496,8 +485,10 @@ describe('accumulateMessage', () => {
           ),
         );
       } finally {
-        IncrementalJsonParser.prototype.push = push;
+        pushed.restore();
       }
+      const parsers = new Set(pushed.calls);
+      const pushes = pushed.calls.length;
       expect(snapshots).toBe(events.length);
       expect(last?.content[0]).toEqual({ type: 'tool_use', id: 'toolu_big', name: 'write_file', input });
       // one parser, fed each fragment once, which scanned each character once

@@ -5,8 +5,8 @@ import { firstValueFrom, from, lastValueFrom, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { claudeStream, finalMessage, fromStreamEvents, IncompleteStreamError, type ClaudeRxEvent } from 'claude-rx';
 import { messageEvents, recordedReply, streamReply, text, textMessage, thinking, toolUse } from 'claude-rx/testing';
-import { IncrementalJsonParser } from '../../lib/internal/incremental-json.js';
 import { errorOf, PARAMS, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
+import { recordParserCalls } from '../support/parser-calls.js';
 import { everyBlockKind } from '../support/every-block-kind.js';
 
 type Message = Anthropic.Messages.Message;
@@ -297,14 +297,7 @@ describe('finalMessage', () => {
       const json = JSON.stringify(input);
       expect(json.length).toBeGreaterThan(1_000_000);
       const events = messageEvents([toolUse({ id: 'toolu_big', name: 'write_file', input, chunkSize: 16 })]);
-      const parsers = new Set<IncrementalJsonParser>();
-      let pushes = 0;
-      const push = IncrementalJsonParser.prototype.push;
-      IncrementalJsonParser.prototype.push = function (this: IncrementalJsonParser, fragment: string) {
-        parsers.add(this);
-        pushes++;
-        push.call(this, fragment);
-      };
+      const pushed = recordParserCalls('push');
       let message: Message;
       try {
         async function* recorded() {
@@ -312,8 +305,10 @@ describe('finalMessage', () => {
         }
         message = await lastValueFrom(fromStreamEvents(recorded()).pipe(finalMessage()));
       } finally {
-        IncrementalJsonParser.prototype.push = push;
+        pushed.restore();
       }
+      const parsers = new Set(pushed.calls);
+      const pushes = pushed.calls.length;
       expect(message.content).toEqual([{ type: 'tool_use', id: 'toolu_big', name: 'write_file', input }]);
       expect(pushes).toBe(1);
       expect([...parsers].map((parser) => parser.charsScanned)).toEqual([json.length]);

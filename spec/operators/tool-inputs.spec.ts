@@ -22,8 +22,9 @@ import {
   webSearchToolResult,
   type BlockSpec,
 } from 'claude-rx/testing';
-import { IncrementalJsonParser, IncrementalJsonSyntaxError } from '../../lib/internal/incremental-json.js';
+import { IncrementalJsonSyntaxError } from '../../lib/internal/incremental-json.js';
 import { collect, errorOf, PARAMS, trackUnhandledRejections, useFakeClaude, folderOf } from '../support/harness.js';
+import { recordParserCalls } from '../support/parser-calls.js';
 
 const fake = useFakeClaude();
 const rejections = trackUnhandledRejections();
@@ -325,12 +326,7 @@ describe('toolInputs', () => {
   it("defers the partial of a huge open array to its first read; read late, it is still its emission's value", () => {
     const input = { ids: Array.from({ length: 3_000 }, (_, i) => i) };
     const events = messageEvents([toolUse({ id: 'toolu_ids', name: 'tag', input, chunkSize: 4 })]);
-    const snapshot = IncrementalJsonParser.prototype.snapshot;
-    let snapshots = 0;
-    IncrementalJsonParser.prototype.snapshot = function (this: IncrementalJsonParser, ...args) {
-      snapshots++;
-      return snapshot.apply(this, args);
-    };
+    const snapshotted = recordParserCalls('snapshot');
     const progress: ToolInput[] = [];
     try {
       from(events)
@@ -339,8 +335,9 @@ describe('toolInputs', () => {
           if (!value.done) progress.push(value);
         });
     } finally {
-      IncrementalJsonParser.prototype.snapshot = snapshot;
+      snapshotted.restore();
     }
+    const snapshots = snapshotted.calls.length;
     expect(progress.length).toBeGreaterThan(3_000);
     // Taken at once only while the array held few values (64 at most): about the first 60 deltas.
     expect(snapshots).toBeGreaterThan(10);
@@ -362,14 +359,7 @@ describe('toolInputs', () => {
     const deltas = events.filter((e) => e.type === 'content_block_delta').length;
     expect(deltas).toBeGreaterThan(60_000);
 
-    const parsers = new Set<IncrementalJsonParser>();
-    let pushes = 0;
-    const push = IncrementalJsonParser.prototype.push;
-    IncrementalJsonParser.prototype.push = function (this: IncrementalJsonParser, fragment: string) {
-      parsers.add(this);
-      pushes++;
-      push.call(this, fragment);
-    };
+    const pushed = recordParserCalls('push');
     let progress = 0;
     let last: ToolInput | undefined;
     try {
@@ -383,8 +373,10 @@ describe('toolInputs', () => {
         ),
       );
     } finally {
-      IncrementalJsonParser.prototype.push = push;
+      pushed.restore();
     }
+    const parsers = new Set(pushed.calls);
+    const pushes = pushed.calls.length;
     expect(progress).toBe(deltas);
     expect(last).toMatchObject({ done: true, id: 'toolu_big', input });
     expect(pushes).toBe(deltas);
