@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Observable } from 'rxjs';
+import { onAbort } from './internal/abort-listeners.js';
 import { pumpEvents } from './internal/pump-events.js';
 import type { ClaudeRequestOptions, ClaudeStreamEvent, ClaudeStreamParams } from './types.js';
 
@@ -49,9 +50,10 @@ export function claudeStream(
   return new Observable<ClaudeStreamEvent>((subscriber) => {
     const controller = new AbortController();
     const callerSignal = options?.signal ?? undefined;
-    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    let unlinkCaller = () => {};
     if (callerSignal?.aborted) controller.abort(callerSignal.reason);
-    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    // One listener per caller signal, however many streams share it (see `onAbort`).
+    else if (callerSignal) unlinkCaller = onAbort(callerSignal, () => controller.abort(callerSignal.reason));
 
     void pumpEvents(
       subscriber,
@@ -61,7 +63,7 @@ export function claudeStream(
     );
 
     return () => {
-      callerSignal?.removeEventListener('abort', onCallerAbort);
+      unlinkCaller();
       controller.abort();
     };
   });

@@ -16,8 +16,10 @@ import {
 } from 'rxjs';
 import { claudeStream } from './claude-stream.js';
 import { IncompleteStreamError } from './errors.js';
+import { onAbort } from './internal/abort-listeners.js';
 import { deepFrozenCopy } from './internal/deep-frozen-copy.js';
 import { MessageDraft } from './internal/message-draft.js';
+import { rememberPartialMessage } from './internal/partial-messages.js';
 import { prepareSchema, type InputCheck, type PreparedSchema, type StandardSchemaV1 } from './internal/tool-schema.js';
 import { MaxTurnsExceededError } from './run-tools-errors.js';
 import { isRunToolsMarker, type ToolResultEvent, type TurnEndEvent, type TurnStartEvent } from './run-tools-markers.js';
@@ -151,8 +153,14 @@ export interface RunToolsOptions {
    * @defaultValue none
    */
   readonly signal?: AbortSignal;
-  /** SDK options for every request (`headers`, `timeout`, `maxRetries`...). @defaultValue none */
-  readonly requestOptions?: Omit<ClaudeRequestOptions, 'signal'>;
+  /**
+   * SDK options for every request (`headers`, `timeout`, `maxRetries`, `middleware`...), or a function that gives
+   * them for each request as it is sent: called with the turn before every attempt, a `perRequest` retry's included
+   * (e.g. to share one retry budget between the SDK and the retry operator).
+   * @defaultValue none
+   */
+  readonly requestOptions?:
+    Omit<ClaudeRequestOptions, 'signal'> | ((turn: number) => Omit<ClaudeRequestOptions, 'signal'> | undefined);
 }
 
 /** What `runTools` emits: every stream event of every turn, unchanged, and the `RunToolsMarker`s between them. */
@@ -271,6 +279,15 @@ function checkOptions(options: RunToolsOptions): Required<Pick<RunToolsOptions, 
   }
   if (perRequest !== undefined && typeof perRequest !== 'function') {
     throw new TypeError(`runTools: perRequest must be a function, got ${show(perRequest)}`);
+  }
+  if (
+    options.requestOptions !== undefined &&
+    (options.requestOptions === null ||
+      (typeof options.requestOptions !== 'object' && typeof options.requestOptions !== 'function'))
+  ) {
+    throw new TypeError(
+      `runTools: requestOptions must be an object or a function, got ${show(options.requestOptions)}`,
+    );
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError('runTools: signal must be an AbortSignal');
@@ -498,6 +515,9 @@ export function runTools(
   ): Observable<RunToolsEvent> => {
     // A `perRequest` operator may end a request early (e.g. `take`): that turn is incomplete, like a cut stream.
     if (!draft.stopped) return throwError(() => new IncompleteStreamError(draft.toMessage({ resendable: true })));
+    // A tool must never run on a value the model did not send: the run fails as the SDK's stream would.
+    const badInput = draft.firstToolInputError();
+    if (badInput) return throwError(() => badInput);
     // Frozen, so that what the subscriber is shown is what the next request sends.
     const message = deepFrozenCopy(draft.toMessage()!);
     draft.reset();
@@ -535,11 +555,22 @@ export function runTools(
   const runTurn = (turn: number, history: readonly MessageParam[]): Observable<RunToolsEvent> =>
     defer(() => {
       const draft = new MessageDraft();
-      const request$ = claudeStream(client, { ...body, messages: [...history] }, requestOptions);
+      const messages = [...history];
+      // Deferred, so that a function of `requestOptions` is asked again for each attempt of a `perRequest` retry.
+      const request$ =
+        typeof requestOptions === 'function'
+          ? defer(() => claudeStream(client, { ...body, messages }, requestOptions(turn)))
+          : claudeStream(client, { ...body, messages }, requestOptions);
       const events$ = (perRequest ? perRequest(request$, turn) : request$).pipe(
-        tap((event: ClaudeRxEvent) => {
-          if (isStreamRestart(event)) draft.reset();
-          else draft.apply(event);
+        tap({
+          next(event: ClaudeRxEvent) {
+            if (isStreamRestart(event)) draft.reset();
+            else draft.apply(event);
+          },
+          // What had arrived stays reachable through `partialMessageOf`, whichever `perRequest` operator failed.
+          error(error: unknown) {
+            if (draft.started) rememberPartialMessage(error, draft.toMessage({ resendable: true }));
+          },
         }),
       );
       return concat(
@@ -555,15 +586,14 @@ export function runTools(
       return;
     }
     // Erroring the subscriber runs the teardown below, which aborts the request or the tools in progress.
-    const onAbort = () => subscriber.error(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unlinkSignal = signal ? onAbort(signal, () => subscriber.error(signal.reason)) : undefined;
     const subscription = runTurn(1, firstMessages).subscribe({
       next: (event) => subscriber.next(event),
       error: (error: unknown) => subscriber.error(error),
       complete: () => subscriber.complete(),
     });
     return () => {
-      signal?.removeEventListener('abort', onAbort);
+      unlinkSignal?.();
       subscription.unsubscribe();
     };
   });

@@ -1,4 +1,5 @@
 import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
+import { onAbort } from '../lib/internal/abort-listeners.js';
 
 /** Options of `awaitFirstEvent`. */
 export interface AwaitFirstEventOptions<T, R> {
@@ -44,17 +45,18 @@ export function awaitFirstEvent<T, R>(
     let released = false;
     let upstream: Subscription | undefined = undefined;
     let unclaimedTimer: ReturnType<typeof setTimeout> | undefined;
+    let unlinkAbort = () => {};
 
     // Drops the source and what it buffered; the result, if subscribed later, errors.
     const release = () => {
       released = true;
       buffered.length = 0;
       clearTimeout(unclaimedTimer);
-      signal?.removeEventListener('abort', onAbort);
+      unlinkAbort();
       upstream?.unsubscribe();
     };
 
-    function onAbort(): void {
+    function abortWait(): void {
       if (claimed) return;
       release();
       if (!settled) {
@@ -83,7 +85,7 @@ export function awaitFirstEvent<T, R>(
       }
       claimed = true;
       clearTimeout(unclaimedTimer);
-      signal?.removeEventListener('abort', onAbort);
+      unlinkAbort();
       if (released) {
         subscriber.error(
           new Error(`The Claude SSE stream was not subscribed to within ${subscribeTimeoutMs} ms and was aborted`),
@@ -104,7 +106,8 @@ export function awaitFirstEvent<T, R>(
       unclaimedTimer.unref?.();
     };
 
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // One listener per signal however many calls share it (a server's shutdown signal, say).
+    if (signal) unlinkAbort = onAbort(signal, abortWait);
     upstream = source.subscribe({
       next(value) {
         if (consumer) consumer.next(value);

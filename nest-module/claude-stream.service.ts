@@ -1,9 +1,8 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
-import { Observable, tap, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, Observable, tap, type MonoTypeOperatorFunction } from 'rxjs';
 import { claudeStream } from '../lib/claude-stream.js';
 import { finalMessage } from '../lib/operators/final-message.js';
-import { retryOnRateLimit } from '../lib/operators/retry-on-rate-limit.js';
 import { textOnly } from '../lib/operators/text-only.js';
 import { timeoutBetweenChunks } from '../lib/operators/timeout-between-chunks.js';
 import { runTools, type RunToolsEvent, type RunToolsOptions } from '../lib/run-tools.js';
@@ -17,6 +16,7 @@ import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 import { describeFailure } from './describe-failure.js';
 import { httpExceptionFor } from './http-exception-for.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
+import { retriesFor, type CallRetries } from './upstream-retry-budget.js';
 
 /**
  * Options of `ClaudeStreamService.runTools()`: those of every call (`signal`, `requestOptions`, and `retry` and
@@ -144,13 +144,20 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
   stream(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<ClaudeRxEvent> {
     const body = this.paramsFor(params);
     const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout } = opts;
-    let events: Observable<ClaudeRxEvent> = claudeStream(this.client, body, {
-      ...requestOptions,
-      ...(signal ? { signal } : {}),
+    // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
+    const timeoutEach = timeout === false ? undefined : timeoutBetweenChunks<ClaudeRxEvent>(timeout);
+    const newRetries = retriesFor(retry);
+    // Each subscription is a call of its own, with a budget of its own.
+    const events = defer(() => {
+      const retries = newRetries();
+      // Deferred, so that each attempt of the retry asks the budget for what is left.
+      let call$: Observable<ClaudeRxEvent> = defer(() =>
+        claudeStream(this.client, body, { ...retries.requestOptions(requestOptions), ...(signal ? { signal } : {}) }),
+      );
+      // The timeout applies to each attempt, so that a retry's wait does not count against `first`.
+      if (timeoutEach) call$ = call$.pipe(timeoutEach);
+      return call$.pipe(retries.retryOperator());
     });
-    // The timeout applies to each attempt, so that a retry's wait does not count against `first`.
-    if (timeout !== false) events = events.pipe(timeoutBetweenChunks(timeout));
-    if (retry !== false) events = events.pipe(retryOnRateLimit(retry));
     return this.tracked(events);
   }
 
@@ -253,19 +260,24 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout, ...runOptions } = opts;
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
     const timeoutEach = timeout === false ? undefined : timeoutBetweenChunks<ClaudeRxEvent>(timeout);
-    const retryEach = retry === false ? undefined : retryOnRateLimit(retry);
-    const run$ = runTools(this.client, body, {
-      ...runOptions,
-      ...(signal ? { signal } : {}),
-      ...(requestOptions ? { requestOptions } : {}),
-      // As in `stream()`: the timeout applies to each attempt, so that a retry's wait does not count against `first`.
-      perRequest: (events) => {
-        let request$: Observable<ClaudeRxEvent> = events;
-        if (timeoutEach) request$ = request$.pipe(timeoutEach);
-        if (retryEach) request$ = request$.pipe(retryEach);
-        return request$;
-      },
-    });
+    const newRetries = retriesFor(retry);
+    const runWith = (turn: { retries: CallRetries }) =>
+      runTools(this.client, body, {
+        ...runOptions,
+        ...(signal ? { signal } : {}),
+        // Asked before each attempt: the turn's budget says how many retries the SDK may still make.
+        requestOptions: () => turn.retries.requestOptions(requestOptions),
+        // Each turn is a call of its own, with a budget of its own. As in `stream()`, the timeout applies to each
+        // attempt, so that a retry's wait does not count against `first`.
+        perRequest: (events) => {
+          turn.retries = newRetries();
+          const request$ = timeoutEach ? events.pipe(timeoutEach) : events;
+          return request$.pipe(turn.retries.retryOperator());
+        },
+      });
+    // Checked now (a bad tool or option throws at the call); run anew, with a budget of its own, per subscription.
+    runWith({ retries: newRetries() });
+    const run$ = defer(() => runWith({ retries: newRetries() }));
     return this.tracked(run$);
   }
 
@@ -327,8 +339,9 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    * `sse()` for a whole tool-use conversation: starts `runTools(params, opts)` and resolves, once the first turn's
    * upstream has answered with its first event, to the `MessageEvent`s of every turn (see `toSse`): the stream
    * events, and the runTools markers as `turn_start` (`{ type, turn }`), `turn_end` (`{ type, turn, stop_reason }`)
-   * and `tool_result` (`{ type, turn, tool_use_id, name, input, content, is_error }`) events; ids increase from 1
-   * over the whole conversation, and one `done` ends it (or an `error` event, e.g. for `MaxTurnsExceededError` or a
+   * and `tool_result` (`{ type, turn, tool_use_id, name, input, content, is_error }`: `content` is the tool's output,
+   * or for a failed call a fixed message, never what the tool threw) events; ids increase from 1 over the whole
+   * conversation, and one `done` ends it (or an `error` event, e.g. for `MaxTurnsExceededError` or a
    * later turn's failure).
    *
    * As with `sse()`: a failure before the first turn's first event rejects with a `ClaudeUpstreamException` (429

@@ -22,8 +22,11 @@ export function isOverload(error: unknown): error is APIError {
  * date); `undefined` when it did not say (or said something unreadable).
  */
 export function serverRetryDelayMs(error: unknown, now: number): number | undefined {
-  if (!(error instanceof APIError)) return undefined;
-  const headers: unknown = error.headers;
+  return error instanceof APIError ? retryDelayFromHeaders(error.headers, now) : undefined;
+}
+
+/** `serverRetryDelayMs` read from response headers (a fetch `Headers`, or a plain record of lower-case names). */
+export function retryDelayFromHeaders(headers: unknown, now: number): number | undefined {
   const ms = header(headers, 'retry-after-ms');
   if (ms !== null && ms.trim() !== '') {
     const value = Number(ms);
