@@ -89,8 +89,15 @@ export class ToolInputParseError extends Error {
     readonly toolName: string,
     /** The JSON text as received. */
     readonly json: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; partial?: Anthropic.Messages.Message },
   ) {
     super(`The input of tool ${toolName} (${toolUseId}, block ${index}) is not valid JSON`, options);
+    this.partial = options?.partial;
   }
+
+  /**
+   * The message as far as it arrived (the bad tool call's `input` is its best-effort parse, never to be run), when
+   * the error comes from `finalMessage()`, `accumulateMessage()` or `runTools`; `undefined` from `toolInputs()`.
+   */
+  readonly partial: Anthropic.Messages.Message | undefined;
 }

@@ -9,13 +9,14 @@ export { finalMessage } from './operators/final-message.js';
 export { toolInputs } from './operators/tool-inputs.js';
 export type { ToolInput, ToolInputBlock, ToolInputComplete, ToolInputProgress } from './operators/tool-inputs.js';
 export { tokenUsage } from './operators/token-usage.js';
-export type { TokenUsageEnd, TokenUsageOptions } from './operators/token-usage.js';
+export type { TokenUsageEnd, TokenUsageEndInfo, TokenUsageOptions } from './operators/token-usage.js';
 export { retryOnRateLimit } from './operators/retry-on-rate-limit.js';
 export type { RetryInfo, RetryOnRateLimitConfig } from './operators/retry-on-rate-limit.js';
 export { timeoutBetweenChunks } from './operators/timeout-between-chunks.js';
 export type { TimeoutBetweenChunksConfig } from './operators/timeout-between-chunks.js';
 export { ChunkTimeoutError, IncompleteStreamError, ToolInputParseError } from './errors.js';
 export type { ChunkTimeoutBound, ChunkTimeoutInfo } from './errors.js';
+export { partialMessageOf } from './partial-message-of.js';
 export { isStreamRestart } from './types.js';
 export type {
   ClaudeRequestOptions,

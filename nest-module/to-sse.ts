@@ -75,8 +75,15 @@ const DONE_DATA = '{}';
 const MARKER_TYPES: ReadonlySet<string> = new Set<RunToolsMarker['type']>(['turn_start', 'turn_end', 'tool_result']);
 
 /**
- * What a client is told of a runTools marker: the turn, and for a tool call what the model saw. Not the whole
- * conversation of `turn_end` (it grows every turn), nor the tool's thrown error (its message may hold internals).
+ * The `content` of a failed call's `tool_result` event. The model is told why (the text is its to read, per the API's
+ * contract), the browser is not: a tool's thrown message may hold internals (a connection string, a path, a query).
+ */
+const TOOL_FAILED_CONTENT = 'The tool call failed.';
+
+/**
+ * What a client is told of a runTools marker: the turn, and for a tool call its input and, when it succeeded, its
+ * output. Not the whole conversation of `turn_end` (it grows every turn), nor a failure's text (see
+ * `TOOL_FAILED_CONTENT`).
  */
 function markerData(marker: RunToolsMarker): object {
   switch (marker.type) {
@@ -91,7 +98,7 @@ function markerData(marker: RunToolsMarker): object {
         tool_use_id: marker.toolUseId,
         name: marker.name,
         input: marker.input,
-        content: marker.result.content,
+        content: marker.isError ? TOOL_FAILED_CONTENT : marker.result.content,
         is_error: marker.isError,
       };
     default: {
@@ -189,20 +196,20 @@ export function toSse(options: ToSseOptions = {}): OperatorFunction<ClaudeRxEven
       };
 
       // One timer per silence, not per event: when it fires, it sleeps again for what is left of the interval if
-      // something was written meanwhile.
-      const arm = (delay: number, interval: number) => {
-        heartbeat = scheduler.schedule(() => {
+      // something was written meanwhile. It re-arms itself through its own action (`this.schedule`), which is a
+      // no-op once the teardown has unsubscribed it, so a subscriber that leaves on a heartbeat leaves no timer.
+      if (heartbeatMs !== false) {
+        heartbeat = scheduler.schedule(function () {
           const idle = scheduler.now() - lastWriteAt;
-          if (idle >= interval) {
-            lastWriteAt = scheduler.now();
-            subscriber.next(HEARTBEAT);
-            arm(interval, interval);
-          } else {
-            arm(interval - idle, interval);
+          if (idle < heartbeatMs) {
+            this.schedule(undefined, heartbeatMs - idle);
+            return;
           }
-        }, delay);
-      };
-      if (heartbeatMs !== false) arm(heartbeatMs, heartbeatMs);
+          lastWriteAt = scheduler.now();
+          subscriber.next(HEARTBEAT);
+          this.schedule(undefined, heartbeatMs);
+        }, heartbeatMs);
+      }
 
       const end = () => {
         heartbeat?.unsubscribe();

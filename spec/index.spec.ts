@@ -18,6 +18,7 @@ describe('the claude-rx barrel', () => {
         'fromStreamEvents',
         'isRunToolsMarker',
         'isStreamRestart',
+        'partialMessageOf',
         'retryOnRateLimit',
         'runTools',
         'textOnly',

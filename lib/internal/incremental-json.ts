@@ -270,6 +270,19 @@ export class IncrementalJsonParser {
   }
 
   /**
+   * The syntax error that stopped the parser, if the text is not JSON (a text merely unfinished has none).
+   *
+   * @example
+   * ```ts
+   * const parser = replayJson('{"a": 1 "b"');
+   * parser.error?.message; // 'Unexpected string in JSON at position 8'
+   * ```
+   */
+  get error(): IncrementalJsonSyntaxError | undefined {
+    return this.failure;
+  }
+
+  /**
    * True once a complete top-level value has been read (only whitespace may follow).
    *
    * A top-level number at the very end is not complete yet: more digits may follow (`finish()` accepts it though).

@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { ToolInputParseError } from '../errors.js';
 import { isRunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 import { deepFrozenCopy } from './deep-frozen-copy.js';
@@ -238,6 +239,35 @@ export class MessageDraft {
       content.push(this.copyBlock(draft));
     }
     return { ...message, content, usage: { ...message.usage } };
+  }
+
+  /**
+   * The error of the tool call at `index` when its block has ended and its input is not JSON, as the SDK's
+   * `MessageStream` fails on it: a tool must never run on a value the model did not send. A merely unfinished input
+   * is no error (the SDK completes it too). The partial message goes with it.
+   */
+  toolInputError(index: number): ToolInputParseError | undefined {
+    const draft = this.blocks[index];
+    if (!draft || !draft.stopped || !tracksToolInput(draft.block.type)) return undefined;
+    joinPendingText(draft);
+    if (draft.json === undefined) return undefined;
+    draft.parser ??= replayJson(draft.json);
+    const cause = draft.parser.error;
+    if (!cause) return undefined;
+    const { id, name } = draft.block;
+    return new ToolInputParseError(index, String(id), String(name), draft.json, {
+      cause,
+      partial: this.toMessage({ resendable: true }),
+    });
+  }
+
+  /** `toolInputError` of the first block that has one. */
+  firstToolInputError(): ToolInputParseError | undefined {
+    for (let index = 0; index < this.blocks.length; index++) {
+      const error = this.toolInputError(index);
+      if (error) return error;
+    }
+    return undefined;
   }
 
   private copyBlock(draft: BlockDraft): ContentBlock {

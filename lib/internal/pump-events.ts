@@ -3,6 +3,7 @@ import type { Subscriber } from 'rxjs';
 import { IncompleteStreamError } from '../errors.js';
 import type { ClaudeStreamEvent } from '../types.js';
 import { MessageDraft } from './message-draft.js';
+import { rememberPartialMessage } from './partial-messages.js';
 
 /**
  * Delivers the events of `open()`'s iterable to `subscriber`, and decides how the stream ended.
@@ -11,7 +12,8 @@ import { MessageDraft } from './message-draft.js';
  * - `message_stop` came and the source ended: `complete`.
  * - The source ended without `message_stop`, or failed after `message_start` with anything but an API error
  *   (a connection lost mid-body, an abort by the caller's signal): `IncompleteStreamError` with the partial message.
- * - Any other failure: the original error, unchanged (`instanceof Anthropic.RateLimitError` keeps working).
+ * - Any other failure: the original error, unchanged (`instanceof Anthropic.RateLimitError` keeps working); after
+ *   `message_start` (a mid-stream `event: error`), with the message so far remembered for `partialMessageOf`.
  *
  * The per-event work is one `MessageDraft.apply` (a switch, and keeping a piece of text): the partial message is
  * only built when it is needed.
@@ -41,10 +43,18 @@ export async function pumpEvents(
     );
   } catch (error) {
     if (subscriber.closed) return;
-    const brokenMidStream =
-      draft.started && !draft.stopped && (!(error instanceof APIError) || error instanceof APIUserAbortError);
-    subscriber.error(
-      brokenMidStream ? new IncompleteStreamError(draft.toMessage({ resendable: true }), { cause: error }) : error,
-    );
+    if (!draft.started || draft.stopped) {
+      subscriber.error(error);
+      return;
+    }
+    const partial = draft.toMessage({ resendable: true });
+    // A mid-stream `event: error` stays the SDK's APIError (users' instanceof checks and retry predicates rely on
+    // it); what had arrived is reachable beside it, through `partialMessageOf`.
+    if (error instanceof APIError && !(error instanceof APIUserAbortError)) {
+      rememberPartialMessage(error, partial);
+      subscriber.error(error);
+      return;
+    }
+    subscriber.error(new IncompleteStreamError(partial, { cause: error }));
   }
 }

@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { MESSAGE_CHANGED, MessageDraft, NOTHING_CHANGED } from '../internal/message-draft.js';
+import { rememberPartialMessage } from '../internal/partial-messages.js';
 import { isRunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
@@ -24,7 +25,10 @@ type ContentBlock = Anthropic.Messages.ContentBlock;
  * - next: one snapshot per event from `message_start` on (events before it are skipped); a second
  *   `message_start` starts a new message; a `stream_restart` marker (from `retryOnRateLimit`) drops the message
  *   being built and waits for the next `message_start`;
- * - error, complete: the source's; unsubscribe: unsubscribes the source and drops the message.
+ * - error: `ToolInputParseError` (with `.partial`) at the `content_block_stop` of a tool call whose input is not JSON,
+ *   as the SDK's stream fails (the snapshots before it show the best-effort parse, which is never to be run); else
+ *   the source's, with the message so far reachable through `partialMessageOf(error)`;
+ * - complete: the source's; unsubscribe: unsubscribes the source and drops the message.
  *
  * @returns An operator from stream events to message snapshots.
  *
@@ -56,6 +60,13 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
           // runTools' markers are not stream events: no snapshot for them (each turn's message_start starts anew).
           if (isRunToolsMarker(event)) return;
           const change = draft.apply(event);
+          if (event.type === 'content_block_stop') {
+            const badInput = draft.toolInputError(event.index);
+            if (badInput) {
+              subscriber.error(badInput);
+              return;
+            }
+          }
           if (event.type === 'message_start') {
             blocks = [];
             content = [];
@@ -68,7 +79,11 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
           if (change !== NOTHING_CHANGED) snapshot = draft.snapshotMessage(content);
           if (snapshot) subscriber.next(snapshot);
         },
-        error: (error: unknown) => subscriber.error(error),
+        error(error: unknown) {
+          // What had arrived stays reachable through `partialMessageOf`, whichever operator upstream failed.
+          if (draft.started) rememberPartialMessage(error, draft.toMessage({ resendable: true }));
+          subscriber.error(error);
+        },
         complete: () => subscriber.complete(),
       });
       return () => {

@@ -2,14 +2,17 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { IncompleteStreamError } from '../errors.js';
 import { MessageDraft } from '../internal/message-draft.js';
+import { rememberPartialMessage } from '../internal/partial-messages.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
 /**
  * Waits for the end of the stream and emits the complete message once, like the SDK's `finalMessage()`.
  *
  * - next: the `Message` (equal to the SDK's `finalMessage()` for the same stream), once, when the source completes;
- * - error: `IncompleteStreamError` with `.partial` if the source completed without `message_stop`; the source's
- *   error otherwise (an `IncompleteStreamError` from `claudeStream` passes through unchanged);
+ * - error: `IncompleteStreamError` with `.partial` if the source completed without `message_stop`;
+ *   `ToolInputParseError` (with `.partial`) if a tool call's input is not JSON, as the SDK's `finalMessage()` rejects
+ *   (a tool must never run on a repaired value); the source's error otherwise, unchanged, with the message so far
+ *   reachable through `partialMessageOf(error)`;
  * - unsubscribe: unsubscribes the source (which aborts the request) and drops what was gathered.
  *
  * The partial message is safe to send back as an assistant turn: a thinking block whose signature never came and
@@ -36,14 +39,23 @@ export function finalMessage(): OperatorFunction<ClaudeRxEvent, Anthropic.Messag
           if (isStreamRestart(event)) draft.reset();
           else draft.apply(event);
         },
-        error: (error: unknown) => subscriber.error(error),
+        error(error: unknown) {
+          // What had arrived stays reachable through `partialMessageOf`, whichever operator upstream failed.
+          if (draft.started) rememberPartialMessage(error, draft.toMessage({ resendable: true }));
+          subscriber.error(error);
+        },
         complete() {
-          if (draft.stopped) {
-            subscriber.next(draft.toMessage()!);
-            subscriber.complete();
-          } else {
+          if (!draft.stopped) {
             subscriber.error(new IncompleteStreamError(draft.toMessage({ resendable: true })));
+            return;
           }
+          const badInput = draft.firstToolInputError();
+          if (badInput) {
+            subscriber.error(badInput);
+            return;
+          }
+          subscriber.next(draft.toMessage()!);
+          subscriber.complete();
         },
       });
       return () => {

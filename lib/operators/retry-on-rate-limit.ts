@@ -181,9 +181,13 @@ export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): OperatorF
         const release = () => {
           const events = held ?? [];
           held = undefined;
-          for (const event of events) subscriber.next(event);
+          for (const event of events) {
+            // A consumer that leaves on one of them must not be handed the rest.
+            if (subscriber.closed) return;
+            subscriber.next(event);
+          }
         };
-        current = source.subscribe({
+        const attempt$ = source.subscribe({
           next(event) {
             if (held && !isContent(event)) {
               held.push(event);
@@ -227,12 +231,18 @@ export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): OperatorF
               const marker: StreamRestartEvent = { type: 'stream_restart', attempt, delayMs, error };
               subscriber.next(marker);
             }
+            // The consumer may have left inside `onRetry` or on the marker: its teardown has run already, so a wait
+            // scheduled now would outlive it and send a paid request nobody reads.
+            if (subscriber.closed) return;
             wait = asyncScheduler.schedule(() => {
               wait = undefined;
               subscribeAttempt();
             }, delayMs);
           },
         });
+        current = attempt$;
+        // A source that emits synchronously may have seen the consumer leave before `subscribe` returned.
+        if (subscriber.closed) attempt$.unsubscribe();
       };
 
       // The server's wait when it gave one (undefined, i.e. give up, beyond maxDelayMs), else capped backoff.

@@ -2,8 +2,17 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { APIError } from '@anthropic-ai/sdk';
 import { config, finalize, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { claudeStream, IncompleteStreamError, tokenUsage, type ClaudeRxEvent, type TokenUsageEnd } from 'claude-rx';
-import { messageEvents, streamReply, text, textMessage } from 'claude-rx/testing';
+import {
+  claudeStream,
+  defineTool,
+  IncompleteStreamError,
+  retryOnRateLimit,
+  runTools,
+  tokenUsage,
+  type ClaudeRxEvent,
+  type TokenUsageEnd,
+} from 'claude-rx';
+import { messageEvents, streamReply, text, textMessage, toolUseMessage } from 'claude-rx/testing';
 import { collect, errorOf, PARAMS, sleep, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
 
 type Usage = Anthropic.Messages.Usage;
@@ -113,14 +122,79 @@ describe('tokenUsage', () => {
       expect(calls).toEqual([[U.c, 'complete']]);
     });
 
-    it('starts a new count at a second message_start and after a stream_restart marker', () => {
+    it("with scope 'message', starts a new count at a second message_start and after a stream_restart marker", () => {
       const { calls, onEnd } = recorder();
       scheduler().run(({ cold, expectObservable }) => {
         const source = cold<ClaudeRxEvent>('s-d-S-d-r-d-S-d-|', E);
         const expected = '                  a-b-n-m-----n-m-|';
-        expectObservable(source.pipe(tokenUsage({ onEnd }))).toBe(expected, U);
+        expectObservable(source.pipe(tokenUsage({ onEnd, scope: 'message' }))).toBe(expected, U);
       });
-      expect(calls).toEqual([[U.m, 'complete']]);
+      // onEnd always gets the total: the three messages together.
+      expect(calls).toEqual([[{ ...START_USAGE, input_tokens: 44, output_tokens: 36 }, 'complete']]);
+    });
+
+    it('by default sums every message and every restarted attempt, and onEnd says the total is exact', () => {
+      const ends: unknown[] = [];
+      scheduler().run(({ cold, expectObservable }) => {
+        const source = cold<ClaudeRxEvent>('s-d-S-d-r-d-S-d-|', E);
+        const expected = '                  a-b-1-2-----3-4-|';
+        const totals = {
+          a: U.a,
+          b: U.b,
+          1: { ...START_USAGE, input_tokens: 37, output_tokens: 13 },
+          2: { ...START_USAGE, input_tokens: 37, output_tokens: 24 },
+          3: { ...START_USAGE, input_tokens: 44, output_tokens: 25 },
+          4: { ...START_USAGE, input_tokens: 44, output_tokens: 36 },
+        };
+        const onEnd = (...args: unknown[]) => void ends.push(args);
+        expectObservable(source.pipe(tokenUsage({ onEnd }))).toBe(expected, totals);
+      });
+      expect(ends).toEqual([
+        [
+          { ...START_USAGE, input_tokens: 44, output_tokens: 36 },
+          'complete',
+          { lowerBound: false, messages: [U.b, U.m, U.m] },
+        ],
+      ]);
+    });
+
+    it('flags the total as a lower bound when an attempt was restarted before its final message_delta', () => {
+      const ends: unknown[] = [];
+      scheduler().run(({ cold, expectObservable }) => {
+        const source = cold<ClaudeRxEvent>('s-t-r-S-d-|', E);
+        const expected = '                  a-----1-2-|';
+        const totals = {
+          a: U.a,
+          1: { ...START_USAGE, input_tokens: 37, output_tokens: 2 },
+          2: { ...START_USAGE, input_tokens: 37, output_tokens: 13 },
+        };
+        const onEnd = (...args: unknown[]) => void ends.push(args);
+        expectObservable(source.pipe(tokenUsage({ onEnd }))).toBe(expected, totals);
+      });
+      expect(ends).toEqual([
+        [
+          { ...START_USAGE, input_tokens: 37, output_tokens: 13 },
+          'complete',
+          { lowerBound: true, messages: [U.a, U.m] },
+        ],
+      ]);
+    });
+
+    it('flags the total as a lower bound when the stream is cut before the final message_delta', () => {
+      const ends: unknown[] = [];
+      const error = new Error('connection lost');
+      scheduler().run(({ cold, expectObservable }) => {
+        const source = cold<ClaudeRxEvent>('s-t-#', E, error);
+        const onEnd = (...args: unknown[]) => void ends.push(args);
+        expectObservable(source.pipe(tokenUsage({ onEnd }))).toBe('a---#', U, error);
+      });
+      expect(ends).toEqual([[U.a, 'error', { lowerBound: true, messages: [U.a] }]]);
+    });
+
+    it('rejects a scope it does not know, naming the option', () => {
+      expect(() => tokenUsage({ scope: 'turn' as 'total' })).toThrow(
+        new TypeError(`tokenUsage: options.scope must be 'total' or 'message', got "turn"`),
+      );
     });
 
     it("reports the last usage, then passes the source's error through", () => {
@@ -310,6 +384,62 @@ describe('tokenUsage', () => {
       const incomplete = await errorOf(claudeStream(fake.client, PARAMS).pipe(tokenUsage({ onEnd: reset.onEnd })));
       expect(incomplete).toBeInstanceOf(IncompleteStreamError);
       expect(reset.calls).toEqual([[expect.objectContaining({ input_tokens: 12, output_tokens: 1 }), 'error']]);
+    });
+
+    it('over runTools, onEnd reports every turn (what was billed), not only the last', async () => {
+      fake.server.enqueue(
+        streamReply(toolUseMessage('get_time', {}, { usage: { input_tokens: 100, output_tokens: 20 } })),
+        streamReply(textMessage('It is noon.', { usage: { input_tokens: 130, output_tokens: 5 } })),
+      );
+      const ends: unknown[] = [];
+      const getTime = defineTool({
+        name: 'get_time',
+        description: 'The time.',
+        inputSchema: { type: 'object', properties: {} },
+        run: () => 'noon',
+      });
+      const totals = await collect(
+        runTools(fake.client, PARAMS, { tools: [getTime] }).pipe(
+          tokenUsage({ onEnd: (...args: unknown[]) => void ends.push(args) }),
+        ),
+      );
+      expect(totals.at(-1)).toEqual(expect.objectContaining({ input_tokens: 230, output_tokens: 25 }));
+      expect(ends).toEqual([
+        [
+          expect.objectContaining({ input_tokens: 230, output_tokens: 25 }),
+          'complete',
+          {
+            lowerBound: false,
+            messages: [
+              expect.objectContaining({ input_tokens: 100, output_tokens: 20 }),
+              expect.objectContaining({ input_tokens: 130, output_tokens: 5 }),
+            ],
+          },
+        ],
+      ]);
+    });
+
+    it('keeps the tokens of an attempt that retryOnRateLimit restarted, flagged as a lower bound', async () => {
+      const first = messageEvents([text('Hello there, general Kenobi.')], { usage: { input_tokens: 12 } });
+      fake.server.enqueue(
+        streamReply(first, { errorAfter: { events: 4, error: { type: 'overloaded_error', message: 'Overloaded' } } }),
+        streamReply(textMessage('Hi.', { usage: { input_tokens: 12, output_tokens: 3 } })),
+      );
+      const ends: unknown[] = [];
+      await collect(
+        claudeStream(fake.client, PARAMS).pipe(
+          retryOnRateLimit({ restartAfterContent: true, baseDelayMs: 1, jitter: 'none' }),
+          tokenUsage({ onEnd: (...args: unknown[]) => void ends.push(args) }),
+        ),
+      );
+      expect(fake.server.requests).toHaveLength(2);
+      expect(ends).toEqual([
+        [
+          expect.objectContaining({ input_tokens: 24, output_tokens: 4 }),
+          'complete',
+          expect.objectContaining({ lowerBound: true }),
+        ],
+      ]);
     });
   });
 });
