@@ -55,4 +55,11 @@ export interface ClaudeSseCallOptions extends ClaudeCallOptions, ToSseOptions {
    * @defaultValue the module's `sse.subscribeTimeoutMs` (5000)
    */
   readonly subscribeTimeoutMs?: number;
+  /**
+   * The request's `Last-Event-ID` (read it with `@LastEventId()`): set when an `EventSource` reconnects. A request
+   * that carries one never starts a new generation upstream; without resumable streams it is answered with 204 No
+   * Content (a `ClaudeStreamNotResumableException`), which stops the `EventSource`.
+   * @defaultValue none
+   */
+  readonly lastEventId?: string | undefined;
 }

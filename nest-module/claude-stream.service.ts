@@ -12,6 +12,7 @@ import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG } from './claude-stream.constants.js';
 import type { ClaudeStreamConfig } from './claude-stream.options.js';
+import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
 import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 import { describeFailure } from './describe-failure.js';
 import { httpExceptionFor } from './http-exception-for.js';
@@ -330,6 +331,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       heartbeatMs: _heartbeatMs,
       events: _events,
       subscribeTimeoutMs: _subscribeTimeoutMs,
+      lastEventId: _lastEventId,
       ...callOptions
     } = opts;
     return this.respondWithSse('sse', () => this.stream(params, callOptions), opts);
@@ -388,7 +390,13 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     if (typeof opts !== 'object' || opts === null) {
       throw new TypeError('ClaudeStreamService.sseRunTools: opts must be an object with the tools');
     }
-    const { heartbeatMs: _heartbeatMs, events: _events, subscribeTimeoutMs: _subscribeTimeoutMs, ...runOptions } = opts;
+    const {
+      heartbeatMs: _heartbeatMs,
+      events: _events,
+      subscribeTimeoutMs: _subscribeTimeoutMs,
+      lastEventId: _lastEventId,
+      ...runOptions
+    } = opts;
     return this.respondWithSse('sseRunTools', () => this.runTools(params, runOptions).pipe(holdLeadingMarkers()), opts);
   }
 
@@ -396,9 +404,15 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
   private async respondWithSse(
     method: string,
     start: () => Observable<ClaudeRxEvent>,
-    opts: Pick<ClaudeSseCallOptions, 'signal' | 'heartbeatMs' | 'events' | 'subscribeTimeoutMs'>,
+    opts: Pick<ClaudeSseCallOptions, 'signal' | 'heartbeatMs' | 'events' | 'subscribeTimeoutMs' | 'lastEventId'>,
   ): Promise<Observable<MessageEvent>> {
-    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs } = opts;
+    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs, lastEventId } = opts;
+    if (lastEventId !== undefined && typeof lastEventId !== 'string') {
+      throw new TypeError(`ClaudeStreamService.${method}: lastEventId must be a string, got ${typeof lastEventId}`);
+    }
+    // An EventSource reconnecting (after a drop, or after `done`: it reconnects by design) must never start a new,
+    // paid generation. Nothing here can be resumed: 204 tells it to stop.
+    if (lastEventId) throw new ClaudeStreamNotResumableException(lastEventId);
     if (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0) {
       throw new TypeError(
         `ClaudeStreamService.${method}: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,

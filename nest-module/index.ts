@@ -17,3 +17,5 @@ export { ClaudeUpstreamExceptionFilter } from './claude-upstream-exception.filte
 export type { ClaudeFailureType } from './describe-failure.js';
 export { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 export { ClientAbortSignal } from './client-abort-signal.decorator.js';
+export { LastEventId } from './last-event-id.decorator.js';
+export { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';

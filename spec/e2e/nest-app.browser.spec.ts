@@ -55,6 +55,22 @@ describe('nest-app demo in a browser', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
+  it('loads fresh without a console message or a failed request (no /favicon.ico 404)', async () => {
+    const fresh = await context.newPage();
+    const messages: string[] = [];
+    const failures: string[] = [];
+    fresh.on('console', (message) => messages.push(`${message.type()}: ${message.text()}`));
+    fresh.on('response', (response) => {
+      if (response.status() >= 400) failures.push(`${response.status()} ${new URL(response.url()).pathname}`);
+    });
+    fresh.on('requestfailed', (request) => failures.push(`failed ${request.url()}`));
+    await fresh.goto(demo.url, { waitUntil: 'networkidle' });
+    await fresh.getByText('Offline: answers come from the built-in fake Claude server').waitFor();
+    await fresh.close();
+    expect(failures).toEqual([]);
+    expect(messages.filter((text) => text.startsWith('error') || text.startsWith('warning'))).toEqual([]);
+  });
+
   /** Starts sampling the lengths of the answer and the thinking at each frame, then sends the prompt. */
   async function send(prompt: string): Promise<void> {
     await page.locator('#prompt').fill(prompt);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { performance } from 'node:perf_hooks';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -64,7 +64,7 @@ describe('the retries of one ClaudeStreamService call', () => {
     const service = await serviceWith({ retry: { maxRetries: 2, ...FAST } });
     const result = await outcome(service);
     expect(result).toEqual({ error: expect.any(Anthropic.APIError) });
-    expect(((result as { error: Anthropic.APIError }).error as { status?: number }).status).toBe(529);
+    expect(((result as { error: APIError }).error as { status?: number }).status).toBe(529);
     expect(server.requests).toHaveLength(3);
   });
 
@@ -95,7 +95,7 @@ describe('the retries of one ClaudeStreamService call', () => {
     const started = performance.now();
     const result = await outcome(service);
     expect(performance.now() - started).toBeLessThan(10_000);
-    const error = (result as { error: Anthropic.APIError }).error;
+    const error = (result as { error: APIError }).error;
     expect(error).toBeInstanceOf(Anthropic.RateLimitError);
     expect(error.headers?.get('retry-after')).toBe('30');
     expect(server.requests).toHaveLength(1);
@@ -128,8 +128,8 @@ describe('the retries of one ClaudeStreamService call', () => {
     const retries: RetryInfo[] = [];
     const service = await serviceWith({ retry: { maxRetries: 2, ...FAST, onRetry: (info) => retries.push(info) } });
     const result = await outcome(service);
-    expect((result as { error: Anthropic.APIError }).error).toBeInstanceOf(Anthropic.APIError);
-    expect(((result as { error: Anthropic.APIError }).error as { type?: string }).type).toBe('overloaded_error');
+    expect((result as { error: APIError }).error).toBeInstanceOf(Anthropic.APIError);
+    expect(((result as { error: APIError }).error as { type?: string }).type).toBe('overloaded_error');
     // 529 (the SDK retries), a mid-stream overload (the operator retries), a mid-stream overload: budget spent.
     expect(server.requests).toHaveLength(3);
     expect(retries.map((info) => info.attempt)).toEqual([1]);

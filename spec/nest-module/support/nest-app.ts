@@ -20,6 +20,7 @@ import {
   ClaudeStreamModule,
   ClaudeStreamService,
   ClientAbortSignal,
+  LastEventId,
   type ClaudeStreamModuleOptions,
 } from 'claude-rx/nest';
 
@@ -31,8 +32,12 @@ export class ChatController {
   constructor(private readonly claude: ClaudeStreamService) {}
 
   @Sse('stream')
-  async stream(@Query('q') q: string, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
-    return this.claude.sse({ messages: [{ role: 'user', content: q }] }, { signal });
+  async stream(
+    @Query('q') q: string,
+    @LastEventId() lastEventId: string | undefined,
+    @SseSignal() signal: AbortSignal,
+  ): Promise<Observable<MessageEvent>> {
+    return this.claude.sse({ messages: [{ role: 'user', content: q }] }, { lastEventId, signal });
   }
 
   @Sse('stream', { method: RequestMethod.POST })
