@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import { getEventListeners } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { take } from 'rxjs';
@@ -199,6 +200,38 @@ describe('claudeStream', () => {
     fake.server.enqueue(streamReply(textMessage('Hi')));
     await collect(claudeStream(fake.client, PARAMS, { signal }));
     expect(listeners).toEqual([]);
+  });
+
+  it('lets fifteen concurrent streams share one caller signal: no MaxListenersExceededWarning, one listener', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const signal = controller.signal;
+      fake.server.respondWith(() => streamReply(textMessage('Hello there'), { stallAfter: 3 }));
+      const errors = Array.from({ length: 15 }, () => errorOf(claudeStream(fake.client, PARAMS, { signal })));
+      const requests = await fake.server.waitForRequests(15);
+      expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+      controller.abort(new Error('shutting down'));
+      // Every stream is aborted by the one listener: mid-stream, or (not yet answered) before its headers.
+      for (const error of await Promise.all(errors)) {
+        expect(error instanceof IncompleteStreamError || error instanceof APIUserAbortError).toBe(true);
+      }
+      await Promise.all(requests.map((request) => request.closed));
+      expect(requests.every((request) => request.closedByClient)).toBe(true);
+      await sleep(10); // Node emits the warning on the next tick
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('releases the shared listener when the last stream sharing the signal ends', async () => {
+    const signal = new AbortController().signal;
+    fake.server.respondWith(() => streamReply(textMessage('Hi')));
+    await Promise.all(Array.from({ length: 12 }, () => collect(claudeStream(fake.client, PARAMS, { signal }))));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it("reaches error with the SDK's RateLimitError on HTTP 429, headers intact", async () => {

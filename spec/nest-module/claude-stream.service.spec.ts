@@ -480,6 +480,35 @@ describe('runTools()', () => {
       expect(messagesOf(server.requests[1]!)).toHaveLength(3);
     });
 
+    it("sends a failed tool's result as is_error with a fixed message, never what the tool threw", async () => {
+      const secret = 'postgres://app:hunter2-secret@db.internal:5432/prod';
+      const failing: RunnableTool = {
+        name: 'echo',
+        description: 'Fails with internals in its message.',
+        inputSchema: { type: 'object', properties: { word: { type: 'string' } } },
+        run: () => {
+          throw new Error(`cannot connect to ${secret}`);
+        },
+      };
+      const service = await serviceWith({ sse: { heartbeatMs: false } });
+      server.enqueue(toolTurn(), streamReply(textMessage('Sorry.')));
+
+      const sse = await collect(await service.sseRunTools({ messages: MESSAGES }, { tools: [failing] }));
+
+      expect(JSON.parse(sse.find((event) => event.type === 'tool_result')!.data as string)).toEqual({
+        type: 'tool_result',
+        turn: 1,
+        tool_use_id: 'toolu_echo',
+        name: 'echo',
+        input: { word: 'hi' },
+        content: 'The tool call failed.',
+        is_error: true,
+      });
+      expect(JSON.stringify(sse)).not.toContain('hunter2');
+      // The model still reads why (the API's contract): the thrown text went upstream, in the next request.
+      expect(server.requests[1]!.rawBody).toContain('hunter2-secret');
+    });
+
     it('an upstream 429 before the first event rejects with the 429 HttpException, and runs no tool', async () => {
       const service = await serviceWith({ retry: false });
       server.enqueue(errorReply(429, { retryAfterSeconds: 3 }));
