@@ -67,7 +67,10 @@ export interface ClaudeStreamModuleOptions {
   readonly defaults?: Partial<ClaudeStreamParams>;
   /**
    * `retryOnRateLimit`'s config for every call, or `false` for none. A config given replaces the default; fields it
-   * leaves out take `retryOnRateLimit`'s defaults. The client's own retries (`maxRetries`, 2 by default) come on top.
+   * leaves out take `retryOnRateLimit`'s defaults. One call (one turn of `runTools`) makes at most `1 + maxRetries`
+   * upstream requests in all, the SDK's own retries included: the retries before the first byte are the SDK's (each
+   * request's `maxRetries` set to what is left, its waits bounded by `maxDelayMs`), those after the stream began
+   * `retryOnRateLimit`'s. With `false`, the client's own policy (its `maxRetries`) is left as it is.
    * @defaultValue `{ maxRetries: 2, maxDelayMs: 10000 }`
    */
   readonly retry?: RetryOnRateLimitConfig | false;

@@ -116,6 +116,7 @@ function checkNumber(name: string, value: unknown, { integer = false, max = Infi
  * requests, with `onRetry` told of this operator's retries only and `maxDelayMs` not bounding the SDK's waits.
  * Mid-stream errors are never retried by the SDK. Create the client (or the request options) with `maxRetries: 0` to
  * leave rate limits to this operator, or keep the SDK's for connection errors and lower `maxRetries` here.
+ * (`ClaudeStreamService` of `claude-rx/nest` shares one budget between the two: at most `1 + maxRetries` in all.)
  *
  * - next: the source's events (held back until the first content, as said), and with `restartAfterContent` the
  *   `StreamRestartEvent` markers;
