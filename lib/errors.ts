@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { ClaudeRxError } from './claude-rx-error.js';
 
 /**
  * The stream ended before `message_stop`: the server closed the connection cleanly too early, or the connection
@@ -15,8 +16,10 @@ import type Anthropic from '@anthropic-ai/sdk';
  * });
  * ```
  */
-export class IncompleteStreamError extends Error {
+export class IncompleteStreamError extends ClaudeRxError {
+  static override readonly errorCode = 'CLAUDE_RX_INCOMPLETE_STREAM';
   override readonly name = 'IncompleteStreamError';
+  readonly code = 'CLAUDE_RX_INCOMPLETE_STREAM';
 
   constructor(
     /** The message as far as it arrived, or `undefined` when not even `message_start` came. */
@@ -54,8 +57,10 @@ export interface ChunkTimeoutInfo {
  * if (err instanceof ChunkTimeoutError && err.info.bound === 'first') console.warn('no answer in time');
  * ```
  */
-export class ChunkTimeoutError extends Error {
+export class ChunkTimeoutError extends ClaudeRxError {
+  static override readonly errorCode = 'CLAUDE_RX_CHUNK_TIMEOUT';
   override readonly name = 'ChunkTimeoutError';
+  readonly code = 'CLAUDE_RX_CHUNK_TIMEOUT';
 
   constructor(readonly info: ChunkTimeoutInfo) {
     super(
@@ -77,8 +82,10 @@ export class ChunkTimeoutError extends Error {
  * if (err instanceof ToolInputParseError) console.error(`tool ${err.toolName} (block ${err.index}) sent bad JSON`);
  * ```
  */
-export class ToolInputParseError extends Error {
+export class ToolInputParseError extends ClaudeRxError {
+  static override readonly errorCode = 'CLAUDE_RX_TOOL_INPUT_PARSE';
   override readonly name = 'ToolInputParseError';
+  readonly code = 'CLAUDE_RX_TOOL_INPUT_PARSE';
 
   constructor(
     /** The content block index. */

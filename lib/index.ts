@@ -14,6 +14,8 @@ export { retryOnRateLimit } from './operators/retry-on-rate-limit.js';
 export type { RetryInfo, RetryOnRateLimitConfig } from './operators/retry-on-rate-limit.js';
 export { timeoutBetweenChunks } from './operators/timeout-between-chunks.js';
 export type { TimeoutBetweenChunksConfig } from './operators/timeout-between-chunks.js';
+export { ClaudeRxError } from './claude-rx-error.js';
+export type { ClaudeRxErrorCode } from './claude-rx-error.js';
 export { ChunkTimeoutError, IncompleteStreamError, ToolInputParseError } from './errors.js';
 export type { ChunkTimeoutBound, ChunkTimeoutInfo } from './errors.js';
 export { partialMessageOf } from './partial-message-of.js';

@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import { ClaudeRxError } from './claude-rx-error.js';
 
 /**
  * `runTools` stopped a conversation that still called tools after `maxTurns` requests. The tools of the last turn
@@ -15,8 +16,10 @@ import type Anthropic from '@anthropic-ai/sdk';
  * });
  * ```
  */
-export class MaxTurnsExceededError extends Error {
+export class MaxTurnsExceededError extends ClaudeRxError {
+  static override readonly errorCode = 'CLAUDE_RX_MAX_TURNS_EXCEEDED';
   override readonly name = 'MaxTurnsExceededError';
+  readonly code = 'CLAUDE_RX_MAX_TURNS_EXCEEDED';
 
   constructor(
     /** How many turns (requests) were made: the `maxTurns` limit. */

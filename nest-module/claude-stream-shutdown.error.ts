@@ -1,3 +1,5 @@
+import { ClaudeRxError } from '../lib/claude-rx-error.js';
+
 /**
  * The application is shutting down: `ClaudeStreamService` ended a call it had open (aborting its upstream request),
  * or refused a new one. Reported as a `server_shutdown` error event by the SSE helpers, and as a 503 by `sse()`
@@ -15,8 +17,10 @@
  * });
  * ```
  */
-export class ClaudeStreamShutdownError extends Error {
+export class ClaudeStreamShutdownError extends ClaudeRxError {
+  static override readonly errorCode = 'CLAUDE_RX_SHUTDOWN';
   override readonly name = 'ClaudeStreamShutdownError';
+  readonly code = 'CLAUDE_RX_SHUTDOWN';
 
   constructor() {
     super('The application is shutting down: the Claude stream was aborted');

@@ -6,6 +6,7 @@ describe('the claude-rx barrel', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'ChunkTimeoutError',
+        'ClaudeRxError',
         'IncompleteStreamError',
         'MaxTurnsExceededError',
         'ToolInputParseError',
@@ -38,5 +39,24 @@ describe('the claude-rx barrel', () => {
     expect(new core.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 2 })).toBeInstanceOf(Error);
     expect(new core.MaxTurnsExceededError(3, []).name).toBe('MaxTurnsExceededError');
     expect(new core.MaxTurnsExceededError(3, [])).toBeInstanceOf(Error);
+  });
+
+  it('gives each error class a stable code, and ClaudeRxError as their base', () => {
+    const errors = [
+      new core.IncompleteStreamError(undefined),
+      new core.ChunkTimeoutError({ bound: 'first', limitMs: 5, eventsSeen: 0 }),
+      new core.ToolInputParseError(0, 'toolu_1', 'f', '{'),
+      new core.MaxTurnsExceededError(1, []),
+    ];
+    expect(errors.map((error) => error.code)).toEqual([
+      'CLAUDE_RX_INCOMPLETE_STREAM',
+      'CLAUDE_RX_CHUNK_TIMEOUT',
+      'CLAUDE_RX_TOOL_INPUT_PARSE',
+      'CLAUDE_RX_MAX_TURNS_EXCEEDED',
+    ]);
+    for (const error of errors) expect(error).toBeInstanceOf(core.ClaudeRxError);
+    expect(errors[0]).not.toBeInstanceOf(core.ChunkTimeoutError);
+    expect(new Error('plain')).not.toBeInstanceOf(core.ClaudeRxError);
+    expect(Object.keys(errors[0]!)).not.toContain(Symbol.for('claude-rx.error'));
   });
 });

@@ -138,6 +138,35 @@ const testing = require('claude-rx/testing');`)}})().catch((e) => { console.erro
     });
   });
 
+  it('classifies its errors across the ESM and CommonJS copies loaded in one process (code and instanceof)', () => {
+    const file = join(project, 'dual.mjs');
+    writeFileSync(
+      file,
+      `import { createRequire } from 'node:module';
+import * as esm from 'claude-rx';
+const cjs = createRequire(import.meta.url)('claude-rx');
+const fromCjs = new cjs.IncompleteStreamError(undefined);
+const fromEsm = new esm.ChunkTimeoutError({ bound: 'each', limitMs: 5, eventsSeen: 1 });
+console.log(JSON.stringify({
+  twoCopies: esm.IncompleteStreamError !== cjs.IncompleteStreamError,
+  code: fromCjs.code,
+  sameClass: fromCjs instanceof esm.IncompleteStreamError,
+  base: fromCjs instanceof esm.ClaudeRxError && fromEsm instanceof cjs.ClaudeRxError,
+  otherClass: fromCjs instanceof esm.ChunkTimeoutError,
+  plainError: new Error('x') instanceof esm.ClaudeRxError,
+}));`,
+    );
+    const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({
+      twoCopies: true,
+      code: 'CLAUDE_RX_INCOMPLETE_STREAM',
+      sameClass: true,
+      base: true,
+      otherClass: false,
+      plainError: false,
+    });
+  });
+
   it('serves SSE in a NestJS 12 app (ESM)', () => {
     const file = join(project, 'nest-app.mjs');
     writeFileSync(
