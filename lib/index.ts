@@ -11,9 +11,9 @@ export type { ToolInput, ToolInputBlock, ToolInputComplete, ToolInputProgress } 
 export { tokenUsage } from './operators/token-usage.js';
 export type { TokenUsageEnd, TokenUsageEndInfo, TokenUsageOptions } from './operators/token-usage.js';
 export { retryOnRateLimit } from './operators/retry-on-rate-limit.js';
-export type { RetryInfo, RetryOnRateLimitConfig } from './operators/retry-on-rate-limit.js';
+export type { RetryInfo, RetryOnRateLimitConfig, RetryOnRateLimitOptions } from './operators/retry-on-rate-limit.js';
 export { timeoutBetweenChunks } from './operators/timeout-between-chunks.js';
-export type { TimeoutBetweenChunksConfig } from './operators/timeout-between-chunks.js';
+export type { TimeoutBetweenChunksConfig, TimeoutBetweenChunksOptions } from './operators/timeout-between-chunks.js';
 export { ClaudeRxError } from './claude-rx-error.js';
 export type { ClaudeRxErrorCode } from './claude-rx-error.js';
 export { ChunkTimeoutError, IncompleteStreamError, ToolInputParseError } from './errors.js';
@@ -27,17 +27,21 @@ export type {
   ClaudeStreamParams,
   StreamRestartEvent,
 } from './types.js';
-export { defineTool, finalMessages, runTools, withTurn } from './run-tools.js';
+export { runTools } from './run-tools.js';
+export type { RunToolsEvent, RunToolsOptions } from './run-tools.js';
+export { defineTool } from './tools/runnable-tool.js';
 export type {
-  EventWithTurn,
+  ApiRunnableTool,
   RunnableTool,
-  RunToolsEvent,
-  RunToolsOptions,
-  StandardSchemaV1,
+  ToolDefinition,
   ToolOutput,
   ToolResultContent,
   ToolRunContext,
-} from './run-tools.js';
+} from './tools/runnable-tool.js';
+export type { StandardSchemaV1 } from './internal/tool-schema.js';
+export { withTurn } from './operators/with-turn.js';
+export type { EventWithTurn } from './operators/with-turn.js';
+export { finalConversation, finalMessages } from './operators/final-conversation.js';
 export { isRunToolsMarker } from './run-tools-markers.js';
 export type { RunToolsMarker, ToolResultEvent, TurnEndEvent, TurnStartEvent } from './run-tools-markers.js';
 export { MaxTurnsExceededError } from './run-tools-errors.js';

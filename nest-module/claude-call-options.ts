@@ -1,5 +1,5 @@
-import type { RetryOnRateLimitConfig } from '../lib/operators/retry-on-rate-limit.js';
-import type { TimeoutBetweenChunksConfig } from '../lib/operators/timeout-between-chunks.js';
+import type { RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
+import type { TimeoutBetweenChunksOptions } from '../lib/operators/timeout-between-chunks.js';
 import type { ClaudeRequestOptions, ClaudeStreamParams } from '../lib/types.js';
 import type { ToSseOptions } from './to-sse.js';
 
@@ -33,9 +33,9 @@ export interface ClaudeCallOptions {
   /** SDK request options (`headers`, `timeout`, `maxRetries`, ...). @defaultValue none */
   readonly requestOptions?: Omit<ClaudeRequestOptions, 'signal'>;
   /** Replaces the module's `retry` for this call (`false`: no retry). @defaultValue the module's */
-  readonly retry?: RetryOnRateLimitConfig | false;
+  readonly retry?: RetryOnRateLimitOptions | false;
   /** Replaces the module's `timeout` for this call (`false`: no timeout). @defaultValue the module's */
-  readonly timeout?: number | TimeoutBetweenChunksConfig | false;
+  readonly timeout?: number | TimeoutBetweenChunksOptions | false;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ClientOptions } from '@anthropic-ai/sdk';
-import { retryOnRateLimit, type RetryOnRateLimitConfig } from '../lib/operators/retry-on-rate-limit.js';
-import { timeoutBetweenChunks, type TimeoutBetweenChunksConfig } from '../lib/operators/timeout-between-chunks.js';
+import { retryOnRateLimit, type RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
+import { timeoutBetweenChunks, type TimeoutBetweenChunksOptions } from '../lib/operators/timeout-between-chunks.js';
 import type { ClaudeStreamParams } from '../lib/types.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
 
@@ -73,12 +73,12 @@ export interface ClaudeStreamModuleOptions {
    * `retryOnRateLimit`'s. With `false`, the client's own policy (its `maxRetries`) is left as it is.
    * @defaultValue `{ maxRetries: 2, maxDelayMs: 10000 }`
    */
-  readonly retry?: RetryOnRateLimitConfig | false;
+  readonly retry?: RetryOnRateLimitOptions | false;
   /**
    * `timeoutBetweenChunks`'s limits for every call (a number is the gap between events), or `false` for none.
    * @defaultValue `{ first: 60000, each: 30000 }`
    */
-  readonly timeout?: number | TimeoutBetweenChunksConfig | false;
+  readonly timeout?: number | TimeoutBetweenChunksOptions | false;
   /** SSE settings for `sse()`. @defaultValue `{ heartbeatMs: 15000, subscribeTimeoutMs: 5000 }`, every event */
   readonly sse?: ClaudeStreamSseOptions;
 }
@@ -86,16 +86,16 @@ export interface ClaudeStreamModuleOptions {
 /** The module's options validated and defaulted: what `ClaudeStreamService` runs with. */
 export interface ClaudeStreamConfig {
   readonly defaults: Partial<ClaudeStreamParams>;
-  readonly retry: RetryOnRateLimitConfig | false;
-  readonly timeout: number | TimeoutBetweenChunksConfig | false;
+  readonly retry: RetryOnRateLimitOptions | false;
+  readonly timeout: number | TimeoutBetweenChunksOptions | false;
   readonly sse: ToSseOptions;
   readonly subscribeTimeoutMs: number;
 }
 
 /** The module's default `retry`: short enough for a request that a browser is waiting on. */
-export const DEFAULT_RETRY: RetryOnRateLimitConfig = { maxRetries: 2, maxDelayMs: 10_000 };
+export const DEFAULT_RETRY: RetryOnRateLimitOptions = { maxRetries: 2, maxDelayMs: 10_000 };
 /** The module's default `timeout`: a minute for the first event (long prompts), half a minute between events. */
-export const DEFAULT_TIMEOUT: TimeoutBetweenChunksConfig = { first: 60_000, each: 30_000 };
+export const DEFAULT_TIMEOUT: TimeoutBetweenChunksOptions = { first: 60_000, each: 30_000 };
 const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 const OPTION_NAMES: ReadonlySet<string> = new Set([
@@ -230,9 +230,9 @@ export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig 
 
   return {
     defaults,
-    retry: retry === false ? false : { ...(retry as RetryOnRateLimitConfig) },
+    retry: retry === false ? false : { ...(retry as RetryOnRateLimitOptions) },
     timeout:
-      timeout === false || typeof timeout === 'number' ? timeout : { ...(timeout as TimeoutBetweenChunksConfig) },
+      timeout === false || typeof timeout === 'number' ? timeout : { ...(timeout as TimeoutBetweenChunksOptions) },
     ...checkSse(options['sse']),
   };
 }

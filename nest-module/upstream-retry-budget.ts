@@ -1,7 +1,7 @@
 import { APIError, type Middleware } from '@anthropic-ai/sdk';
 import { identity, type OperatorFunction } from 'rxjs';
 import { isRateLimitOrOverload, retryDelayFromHeaders } from '../lib/internal/rate-limit.js';
-import { retryOnRateLimit, type RetryOnRateLimitConfig } from '../lib/operators/retry-on-rate-limit.js';
+import { retryOnRateLimit, type RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
 import type { ClaudeRequestOptions, ClaudeRxEvent } from '../lib/types.js';
 
 // retryOnRateLimit's defaults, which a module `retry` config leaves out fields of.
@@ -41,7 +41,7 @@ const NO_RETRIES: CallRetries = {
  * A factory of each call's retries for the module's (or a call's) `retry` option: a fresh `UpstreamRetryBudget` per
  * call, or none for `false`. The config is checked now, so that a bad one throws at the call, not at the first request.
  */
-export function retriesFor(retry: RetryOnRateLimitConfig | false): () => CallRetries {
+export function retriesFor(retry: RetryOnRateLimitOptions | false): () => CallRetries {
   if (retry === false) return () => NO_RETRIES;
   new UpstreamRetryBudget(retry);
   return () => new UpstreamRetryBudget(retry);
@@ -73,7 +73,7 @@ export class UpstreamRetryBudget implements CallRetries {
   /**
    * @param config A `retryOnRateLimit` config (validated here: a bad one throws a `TypeError` naming the option).
    */
-  constructor(private readonly config: RetryOnRateLimitConfig) {
+  constructor(private readonly config: RetryOnRateLimitOptions) {
     retryOnRateLimit(config);
     this.maxRetries = config.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.baseDelayMs = config.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;

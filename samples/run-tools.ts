@@ -10,7 +10,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { lastValueFrom, tap } from 'rxjs';
-import { defineTool, finalMessages, retryOnRateLimit, runTools, timeoutBetweenChunks } from 'claude-rx';
+import { defineTool, finalConversation, retryOnRateLimit, runTools, timeoutBetweenChunks } from 'claude-rx';
 import { messageEvents, streamReply, text, textMessage, toolUse, type FakeClaudeServer } from 'claude-rx/testing';
 import { isEntryPoint, MODEL, runDemo } from './support/demo-client.js';
 
@@ -64,7 +64,7 @@ export async function main(
           write(`[${event.isError ? 'failed' : 'result'} ${JSON.stringify(event.input)} -> ${shown}]\n`);
         }
       }),
-      finalMessages(),
+      finalConversation(),
     ),
   );
 }

@@ -14,6 +14,7 @@ describe('the claude-rx barrel', () => {
         'claudeStream',
         'defineTool',
         'finalMessage',
+        'finalConversation',
         'finalMessages',
         'fromMessageStream',
         'fromStreamEvents',

@@ -1,10 +1,12 @@
-import type Anthropic from '@anthropic-ai/sdk';
+import { APIUserAbortError, type default as Anthropic } from '@anthropic-ai/sdk';
 import { lastValueFrom, NEVER, Observable, toArray } from 'rxjs';
 import { z } from 'zod';
 import {
   accumulateMessage,
+  claudeStream,
   defineTool,
-  finalMessages,
+  finalConversation,
+  IncompleteStreamError,
   isRunToolsMarker,
   MaxTurnsExceededError,
   retryOnRateLimit,
@@ -253,7 +255,7 @@ describe('runTools', () => {
       expect(turnEnds[2]!.message.stop_reason).toBe('end_turn');
     });
 
-    it('works with textOnly(), accumulateMessage() and finalMessages() on the whole run', async () => {
+    it('works with textOnly(), accumulateMessage() and finalConversation() on the whole run', async () => {
       scriptThreeTurns();
       const run$ = runTools(fake.client, PARAMS_TOOLS, { tools: [weatherTool(), timeTool()] });
 
@@ -267,7 +269,7 @@ describe('runTools', () => {
         expect.objectContaining({ type: 'text', text: 'Sunny, 21 °C, and it is 14:05 in Paris.' }),
       ]);
 
-      const conversation = await lastValueFrom(run$.pipe(finalMessages()));
+      const conversation = await lastValueFrom(run$.pipe(finalConversation()));
       expect(conversation).toHaveLength(6);
       expect(conversation.slice(0, 5)).toEqual(fake.server.requests.at(-1)!.body!['messages']);
       expect(conversation[5]).toEqual({
@@ -448,7 +450,7 @@ describe('runTools', () => {
       expect(toolSignal!.aborted).toBe(false);
     });
 
-    it("the caller's signal aborts the running tools and errors with its reason", async () => {
+    it("the caller's signal aborts the running tools and fails as claudeStream does: APIUserAbortError", async () => {
       fake.server.enqueue(streamReply(toolUseMessage('wait', {})));
       const controller = new AbortController();
       let toolSignal: AbortSignal | undefined;
@@ -464,9 +466,39 @@ describe('runTools', () => {
 
       const error = await errorOf(runTools(fake.client, PARAMS_TOOLS, { tools: [tool], signal: controller.signal }));
 
-      expect(error).toEqual(new Error('user left'));
+      expect(error).toBeInstanceOf(APIUserAbortError);
       expect(toolSignal!.aborted).toBe(true);
       expect(fake.server.requests).toHaveLength(1);
+    });
+
+    it("the caller's signal mid-stream fails the run as it fails claudeStream: IncompleteStreamError", async () => {
+      fake.server.enqueue(streamReply(textMessage('Hello there, how are you?', { chunkSize: 4 }), { stallAfter: 4 }));
+      const controller = new AbortController();
+      const seen: unknown[] = [];
+      const error = await new Promise((resolve) =>
+        runTools(fake.client, PARAMS_TOOLS, { tools: [], signal: controller.signal }).subscribe({
+          next: (event) => {
+            seen.push(event);
+            if (seen.length === 5) controller.abort(new Error('user left'));
+          },
+          error: resolve,
+        }),
+      );
+      const direct = new AbortController();
+      fake.server.enqueue(streamReply(textMessage('Hello there, how are you?', { chunkSize: 4 }), { stallAfter: 4 }));
+      const streamError = await new Promise((resolve) => {
+        let count = 0;
+        claudeStream(fake.client, PARAMS_TOOLS, { signal: direct.signal }).subscribe({
+          next: () => {
+            if (++count === 4) direct.abort(new Error('user left'));
+          },
+          error: resolve,
+        });
+      });
+      expect(error).toBeInstanceOf(IncompleteStreamError);
+      expect(streamError).toBeInstanceOf(IncompleteStreamError);
+      expect((error as IncompleteStreamError).cause).toEqual((streamError as IncompleteStreamError).cause);
+      expect((error as IncompleteStreamError).partial?.content).toEqual([{ type: 'text', text: 'Hello th' }]);
     });
 
     it('an already aborted signal sends nothing', async () => {
@@ -476,7 +508,7 @@ describe('runTools', () => {
         runTools(fake.client, PARAMS_TOOLS, { tools: [], signal: AbortSignal.abort(reason) }),
       );
 
-      expect(error).toBe(reason);
+      expect(error).toBeInstanceOf(APIUserAbortError);
       expect(fake.server.requests).toHaveLength(0);
     });
   });
@@ -709,7 +741,7 @@ describe('runTools', () => {
       );
 
       const conversation = await lastValueFrom(
-        runTools(fake.client, PARAMS_TOOLS, { tools: [] }).pipe(finalMessages()),
+        runTools(fake.client, PARAMS_TOOLS, { tools: [] }).pipe(finalConversation()),
       );
 
       expect(fake.server.requests[1]!.body!['messages']).toEqual([
@@ -771,6 +803,61 @@ describe('runTools', () => {
       expect(run({ tools: [{ ...tool, inputSchema: { type: 'string' } }] })).toThrow(/must have type "object"/);
       expect(run({ tools: [tool], perRequest: 'retry' })).toThrow(/perRequest must be a function/);
       expect(run({ tools: [tool] }, { ...PARAMS, messages: undefined })).toThrow(/messages array/);
+      expect(fake.server.requests).toHaveLength(0);
+    });
+
+    it("takes tools in the API's shape (input_schema): sent as they are but for run, input checked", async () => {
+      fake.server.enqueue(
+        streamReply(toolUseMessage('get_time', { zone: 3 })),
+        streamReply(toolUseMessage('get_time', { zone: 'Europe/Paris' })),
+        streamReply(textMessage('Noon.')),
+      );
+      const runs: unknown[] = [];
+      const getTime = defineTool<{ zone: string }>({
+        name: 'get_time',
+        description: 'The time in a zone.',
+        input_schema: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] },
+        cache_control: { type: 'ephemeral' },
+        run: ({ zone }) => {
+          runs.push(zone);
+          return `noon in ${zone}`;
+        },
+      });
+
+      const events = await collect(runTools(fake.client, PARAMS_TOOLS, { tools: [getTime] }));
+
+      expect(fake.server.requests[0]!.body!['tools']).toEqual([
+        {
+          name: 'get_time',
+          description: 'The time in a zone.',
+          input_schema: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] },
+          cache_control: { type: 'ephemeral' },
+        },
+      ]);
+      const results = events.filter((event): event is ToolResultEvent => event.type === 'tool_result');
+      expect(results.map((result) => result.isError)).toEqual([true, false]);
+      expect(runs).toEqual(['Europe/Paris']);
+    });
+
+    it('names what was expected for a tool of neither shape, or of both', () => {
+      const run = (tool: object) => () => runTools(fake.client, PARAMS_TOOLS, { tools: [tool as RunnableTool] });
+      const bare = { name: 'get_time', run: () => 'noon' };
+      expect(run(bare)).toThrow(
+        new TypeError(
+          'runTools: tool "get_time" has no input schema: expected `{ name, description, inputSchema, run }` ' +
+            "(inputSchema a JSON schema or a Standard Schema such as zod), or the API's shape " +
+            '`{ name, description, input_schema, run }`',
+        ),
+      );
+      const schema = { type: 'object' };
+      expect(run({ ...bare, inputSchema: schema, input_schema: schema })).toThrow(
+        /has both inputSchema and input_schema/,
+      );
+      expect(run({ ...bare, input_schema: z.object({}) })).toThrow(
+        /input_schema must be a JSON schema; give a Standard/,
+      );
+      expect(run({ ...bare, input_schema: 'object' })).toThrow(/input_schema must be a JSON schema object/);
+      expect(run({ ...bare, input_schema: schema, type: 'web_search_20250305' })).toThrow(/only custom tools run here/);
       expect(fake.server.requests).toHaveLength(0);
     });
 

@@ -77,7 +77,12 @@ function fromStandardResult(result: StandardResult<unknown>): InputCheck {
  * Prepares a tool's `inputSchema` (a JSON schema or a Standard Schema), and `jsonSchema` when given to override what
  * is sent. Throws a `TypeError` naming the tool when no object JSON schema can be had.
  */
-export function prepareSchema(toolName: string, inputSchema: unknown, jsonSchema: unknown): PreparedSchema {
+export function prepareSchema(
+  toolName: string,
+  inputSchema: unknown,
+  jsonSchema: unknown,
+  field: 'inputSchema' | 'input_schema' = 'inputSchema',
+): PreparedSchema {
   const where = `runTools: tool ${JSON.stringify(toolName)}`;
   if (isStandardSchema(inputSchema)) {
     const standard = inputSchema['~standard'];
@@ -95,15 +100,15 @@ export function prepareSchema(toolName: string, inputSchema: unknown, jsonSchema
       );
     }
     return {
-      jsonSchema: checkObjectSchema(where, sent),
+      jsonSchema: checkObjectSchema(where, sent, 'jsonSchema'),
       check: (input) => {
         const result = standard.validate(input);
         return result instanceof Promise ? result.then(fromStandardResult) : fromStandardResult(result);
       },
     };
   }
-  const schema = checkObjectSchema(where, inputSchema);
-  const sent = jsonSchema === undefined ? schema : checkObjectSchema(where, jsonSchema);
+  const schema = checkObjectSchema(where, inputSchema, field);
+  const sent = jsonSchema === undefined ? schema : checkObjectSchema(where, jsonSchema, 'jsonSchema');
   return {
     jsonSchema: sent,
     check: (input) => {
@@ -113,9 +118,13 @@ export function prepareSchema(toolName: string, inputSchema: unknown, jsonSchema
   };
 }
 
-function checkObjectSchema(where: string, schema: unknown): Record<string, unknown> {
+function checkObjectSchema(where: string, schema: unknown, field: string): Record<string, unknown> {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new TypeError(`${where}: inputSchema must be a JSON schema object or a Standard Schema (e.g. zod)`);
+    throw new TypeError(
+      field === 'inputSchema'
+        ? `${where}: inputSchema must be a JSON schema object or a Standard Schema (e.g. zod)`
+        : `${where}: ${field} must be a JSON schema object`,
+    );
   }
   const type = (schema as Record<string, unknown>)['type'];
   if (type !== 'object') {

@@ -7,6 +7,8 @@ import {
 } from 'rxjs';
 import { isRateLimitOrOverload, serverRetryDelayMs } from '../internal/rate-limit.js';
 import type { ClaudeRxEvent, StreamRestartEvent } from '../types.js';
+import { show } from '../internal/show.js';
+import { MAX_TIMER_MS } from '../internal/timer-limits.js';
 
 /** What `onRetry` is told before each retry. */
 export interface RetryInfo {
@@ -19,7 +21,7 @@ export interface RetryInfo {
 }
 
 /** Options of `retryOnRateLimit`. */
-export interface RetryOnRateLimitConfig {
+export interface RetryOnRateLimitOptions {
   /** Retries after the first attempt; then the last error is rethrown. @defaultValue 3 */
   readonly maxRetries?: number;
   /** The first backoff step when the server gives no `retry-after`, doubled per attempt. @defaultValue 1000 */
@@ -51,6 +53,13 @@ export interface RetryOnRateLimitConfig {
   readonly onRetry?: (info: RetryInfo) => void;
 }
 
+/**
+ * The former name of `RetryOnRateLimitOptions`.
+ *
+ * @deprecated Use `RetryOnRateLimitOptions`: every options type of claude-rx is named `*Options`.
+ */
+export type RetryOnRateLimitConfig = RetryOnRateLimitOptions;
+
 /** A switch, not a Set: asked of every delta, whose `type` comes fresh from JSON.parse and would be hashed each time. */
 function isContentDelta(type: string): boolean {
   switch (type) {
@@ -71,15 +80,6 @@ function isContent(event: ClaudeRxEvent): boolean {
     event.type === 'message_delta' ||
     event.type === 'message_stop'
   );
-}
-
-// setTimeout (under asyncScheduler) fires at once for longer delays.
-const MAX_TIMER_MS = 2_147_483_647;
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  return `a value of type ${typeof value}`;
 }
 
 function checkNumber(name: string, value: unknown, { integer = false, max = Infinity } = {}): void {
@@ -124,7 +124,7 @@ function checkNumber(name: string, value: unknown, { integer = false, max = Infi
  *   for bad options;
  * - complete: the source's; unsubscribe: unsubscribes the current attempt (aborting its request) or cancels the wait.
  *
- * @param config See `RetryOnRateLimitConfig`.
+ * @param config See `RetryOnRateLimitOptions`.
  * @returns An operator that re-subscribes to the source on rate limits and overloads.
  *
  * @example
@@ -144,10 +144,10 @@ function checkNumber(name: string, value: unknown, { integer = false, max = Infi
 // Without `restartAfterContent` no marker is emitted: the output has the source's type. With it, or when that is
 // only known at run time, markers may come.
 export function retryOnRateLimit<T extends ClaudeRxEvent>(
-  config?: RetryOnRateLimitConfig & { readonly restartAfterContent?: false },
+  config?: RetryOnRateLimitOptions & { readonly restartAfterContent?: false },
 ): MonoTypeOperatorFunction<T>;
-export function retryOnRateLimit(config: RetryOnRateLimitConfig): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent>;
-export function retryOnRateLimit(config: RetryOnRateLimitConfig = {}): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent> {
+export function retryOnRateLimit(config: RetryOnRateLimitOptions): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent>;
+export function retryOnRateLimit(config: RetryOnRateLimitOptions = {}): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent> {
   if (config === null || typeof config !== 'object') {
     throw new TypeError(`retryOnRateLimit: config must be an object, got ${String(config)}`);
   }

@@ -1,8 +1,10 @@
 import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
 import { ChunkTimeoutError, type ChunkTimeoutBound } from '../errors.js';
+import { show } from '../internal/show.js';
+import { MAX_TIMER_MS } from '../internal/timer-limits.js';
 
 /** The bounds of `timeoutBetweenChunks`, in milliseconds. Leave one out to not bound it. */
-export interface TimeoutBetweenChunksConfig {
+export interface TimeoutBetweenChunksOptions {
   /** The longest wait for the first event (time to first token, headers included). @defaultValue `each` */
   readonly first?: number;
   /** The longest gap between two events. @defaultValue none */
@@ -11,14 +13,12 @@ export interface TimeoutBetweenChunksConfig {
   readonly total?: number;
 }
 
-// setTimeout (under asyncScheduler) fires at once for longer delays.
-const MAX_TIMER_MS = 2_147_483_647;
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  return `a value of type ${typeof value}`;
-}
+/**
+ * The former name of `TimeoutBetweenChunksOptions`.
+ *
+ * @deprecated Use `TimeoutBetweenChunksOptions`: every options type of claude-rx is named `*Options`.
+ */
+export type TimeoutBetweenChunksConfig = TimeoutBetweenChunksOptions;
 
 function checkLimit(name: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS))) {
@@ -59,8 +59,8 @@ function checkLimit(name: string, value: unknown): void {
  *   });
  * ```
  */
-export function timeoutBetweenChunks<T>(limits: number | TimeoutBetweenChunksConfig): MonoTypeOperatorFunction<T> {
-  const config: TimeoutBetweenChunksConfig = typeof limits === 'number' ? { each: limits } : limits;
+export function timeoutBetweenChunks<T>(limits: number | TimeoutBetweenChunksOptions): MonoTypeOperatorFunction<T> {
+  const config: TimeoutBetweenChunksOptions = typeof limits === 'number' ? { each: limits } : limits;
   if (typeof limits === 'number') checkLimit('the limit', limits);
   else if (limits === null || typeof limits !== 'object') {
     throw new TypeError('timeoutBetweenChunks: expected a number of milliseconds or { first, each, total }');

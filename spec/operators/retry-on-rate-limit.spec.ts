@@ -17,7 +17,7 @@ import {
   type ClaudeRxEvent,
   type ClaudeStreamEvent,
   type RetryInfo,
-  type RetryOnRateLimitConfig,
+  type RetryOnRateLimitOptions,
   type StreamRestartEvent,
 } from 'claude-rx';
 import { errorReply, stallBeforeHeaders, streamReply, textMessage } from 'claude-rx/testing';
@@ -430,14 +430,14 @@ describe('retryOnRateLimit (marbles)', () => {
     ['config', null],
     ['config', 5],
   ])('throws a TypeError naming %s for a bad option, at creation', (name, config) => {
-    expect(() => retryOnRateLimit(config as RetryOnRateLimitConfig)).toThrow(TypeError);
-    expect(() => retryOnRateLimit(config as RetryOnRateLimitConfig)).toThrow(name);
+    expect(() => retryOnRateLimit(config as RetryOnRateLimitOptions)).toThrow(TypeError);
+    expect(() => retryOnRateLimit(config as RetryOnRateLimitOptions)).toThrow(name);
   });
 
   it('types: the marker is in the output type whenever restartAfterContent may be true', () => {
     const plain: MonoTypeOperatorFunction<ClaudeStreamEvent> = retryOnRateLimit();
     const restarting: OperatorFunction<ClaudeRxEvent, ClaudeRxEvent> = retryOnRateLimit({ restartAfterContent: true });
-    const dynamic = { restartAfterContent: Math.random() > 2 } as RetryOnRateLimitConfig;
+    const dynamic = { restartAfterContent: Math.random() > 2 } as RetryOnRateLimitOptions;
     // @ts-expect-error a config only known at run time may restart: the output is not just the source's events
     const wrong: MonoTypeOperatorFunction<ClaudeStreamEvent> = retryOnRateLimit(dynamic);
     expect([plain, restarting, wrong].every((op) => typeof op === 'function')).toBe(true);

@@ -5,7 +5,7 @@ import {
   claudeStream,
   timeoutBetweenChunks,
   type ChunkTimeoutInfo,
-  type TimeoutBetweenChunksConfig,
+  type TimeoutBetweenChunksOptions,
 } from 'claude-rx';
 import { stallBeforeHeaders, streamReply, textMessage } from 'claude-rx/testing';
 import { collect, errorOf, PARAMS, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
@@ -168,8 +168,8 @@ describe('timeoutBetweenChunks (marbles)', () => {
     ['expected a number of milliseconds or { first, each, total }', null],
     ['expected a number of milliseconds or { first, each, total }', '100'],
   ])('throws a TypeError naming %s for a bad limit, at creation', (name, limits) => {
-    expect(() => timeoutBetweenChunks(limits as number | TimeoutBetweenChunksConfig)).toThrow(TypeError);
-    expect(() => timeoutBetweenChunks(limits as number | TimeoutBetweenChunksConfig)).toThrow(name);
+    expect(() => timeoutBetweenChunks(limits as number | TimeoutBetweenChunksOptions)).toThrow(TypeError);
+    expect(() => timeoutBetweenChunks(limits as number | TimeoutBetweenChunksOptions)).toThrow(name);
   });
 });
 
