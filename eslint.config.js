@@ -31,6 +31,33 @@ export default tseslint.config(
     },
   },
   {
+    // nest-module/ only wraps lib/, through what lib/ exports: the Nest layer never reaches into its internals.
+    files: ['nest-module/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../lib/*', '../lib/**', '!../lib/index.js'],
+              message: "nest-module/ imports lib/ only through its barrel: '../lib/index.js'.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // lib/ never depends on NestJS (DESIGN.md): `claude-rx` works without it.
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@nestjs/*'], message: 'lib/ never imports NestJS; that is nest-module/.' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     // Plain JavaScript (scripts, bench) is linted without type information.

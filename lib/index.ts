@@ -19,6 +19,7 @@ export type { ClaudeRxErrorCode } from './claude-rx-error.js';
 export { ChunkTimeoutError, IncompleteStreamError, ToolInputParseError } from './errors.js';
 export type { ChunkTimeoutBound, ChunkTimeoutInfo } from './errors.js';
 export { partialMessageOf } from './partial-message-of.js';
+export { isOverload, isRateLimitOrOverload, retryAfterMs } from './rate-limit.js';
 export { isStreamRestart } from './types.js';
 export type {
   ClaudeRequestOptions,

@@ -1,5 +1,4 @@
 import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
-import { onAbort } from '../lib/internal/abort-listeners.js';
 
 /** Options of `awaitFirstEvent`. */
 export interface AwaitFirstEventOptions<T, R> {
@@ -9,12 +8,14 @@ export interface AwaitFirstEventOptions<T, R> {
   readonly subscribeTimeoutMs: number;
   /** Applied to the replayed events; the errors of misuse (a late or second subscription) bypass it. */
   readonly project: OperatorFunction<T, R>;
+  /** Which values resolve the promise; those before it are only buffered. @defaultValue every value */
+  readonly isAnswer?: (value: T) => boolean;
 }
 
 type Ending = { readonly error: unknown } | { readonly complete: true };
 
 /**
- * Subscribes to `source` now and resolves once it has emitted (or completed), with an Observable of what came so
+ * Subscribes to `source` now and resolves once it has emitted an answer (or completed), with an Observable of what came so
  * far, replayed, then of what comes, live, through `project`; rejects with the source's error if it fails first.
  *
  * This is what lets `sse()` answer a failure before the first event with an HTTP status: the handler's promise is
@@ -26,7 +27,7 @@ export function awaitFirstEvent<T, R>(
   source: Observable<T>,
   options: AwaitFirstEventOptions<T, R>,
 ): Promise<Observable<R>> {
-  const { signal, subscribeTimeoutMs, project } = options;
+  const { signal, subscribeTimeoutMs, project, isAnswer = () => true } = options;
 
   return new Promise<Observable<R>>((resolve, rejectWith) => {
     // The source's own error (or the signal's reason) goes through untouched, whatever it is.
@@ -106,14 +107,19 @@ export function awaitFirstEvent<T, R>(
       unclaimedTimer.unref?.();
     };
 
-    // One listener per signal however many calls share it (a server's shutdown signal, say).
-    if (signal) unlinkAbort = onAbort(signal, abortWait);
+    // Listened to through a signal of its own (`AbortSignal.any` adds no listener to the caller's): many calls may
+    // share one caller signal (a server's shutdown signal, say) without Node's MaxListenersExceededWarning.
+    if (signal) {
+      const own = AbortSignal.any([signal]);
+      own.addEventListener('abort', abortWait, { once: true });
+      unlinkAbort = () => own.removeEventListener('abort', abortWait);
+    }
     upstream = source.subscribe({
       next(value) {
         if (consumer) consumer.next(value);
         else {
           buffered.push(value);
-          resolveOnce();
+          if (isAnswer(value)) resolveOnce();
         }
       },
       error(error: unknown) {

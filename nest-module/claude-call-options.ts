@@ -1,6 +1,9 @@
-import type { RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
-import type { TimeoutBetweenChunksOptions } from '../lib/operators/timeout-between-chunks.js';
-import type { ClaudeRequestOptions, ClaudeStreamParams } from '../lib/types.js';
+import type {
+  ClaudeRequestOptions,
+  ClaudeStreamParams,
+  RetryOnRateLimitOptions,
+  TimeoutBetweenChunksOptions,
+} from '../lib/index.js';
 import type { ToSseOptions } from './to-sse.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ClaudeRxError } from '../lib/claude-rx-error.js';
+import { ClaudeRxError } from '../lib/index.js';
 
 /**
  * The application is shutting down: `ClaudeStreamService` ended a call it had open (aborting its upstream request),

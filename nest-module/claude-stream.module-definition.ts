@@ -1,6 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { CLAUDE_STREAM_MODULE_OPTIONS } from './claude-stream.constants.js';
 import type { ClaudeStreamModuleOptions } from './claude-stream.options.js';
+import { ClaudeUpstreamFilterModule } from './claude-upstream-filter.module.js';
 
 /**
  * The base class of `ClaudeStreamModule`, with `forRoot`/`forRootAsync` and `isGlobal`. A `useClass`/`useExisting`
@@ -13,7 +14,14 @@ export const { ConfigurableModuleClass: ClaudeStreamConfigurableModule, ASYNC_OP
   })
     .setClassMethodName('forRoot')
     .setFactoryMethodName('createClaudeStreamOptions')
-    .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .setExtras({ isGlobal: false, exceptionFilter: true }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      // Registered once per application however many forRoot calls import it (a static module).
+      imports: extras.exceptionFilter
+        ? [...(definition.imports ?? []), ClaudeUpstreamFilterModule]
+        : definition.imports,
+    }))
     .build();
 
 /**

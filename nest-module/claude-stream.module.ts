@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
 import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG, CLAUDE_STREAM_MODULE_OPTIONS } from './claude-stream.constants.js';
 import { ClaudeStreamConfigurableModule } from './claude-stream.module-definition.js';
 import { resolveClaudeStreamConfig, type ClaudeStreamModuleOptions } from './claude-stream.options.js';
 import { ClaudeStreamService } from './claude-stream.service.js';
-import { ClaudeUpstreamExceptionFilter } from './claude-upstream-exception.filter.js';
 import { createClaudeClient } from './create-claude-client.js';
 
 /**
@@ -13,7 +11,9 @@ import { createClaudeClient } from './create-claude-client.js';
  * `forRoot(options)` or `forRootAsync({ imports, useFactory, inject, useClass, useExisting })`, with `isGlobal` to
  * make the service available everywhere. Options are validated when the application starts: a bad one fails
  * start-up with a message that names it (never the API key). The module also registers
- * `ClaudeUpstreamExceptionFilter` globally, which adds `Retry-After` to the 429s `sse()` answers with.
+ * `ClaudeUpstreamExceptionFilter` app-wide, once however many times `forRoot` is called; it catches only the
+ * `ClaudeUpstreamException`s of `sse()` and adds `Retry-After` to its 429s. With `exceptionFilter: false` (next to
+ * `isGlobal`), it is not registered: apply it yourself where you want it (`@UseFilters(ClaudeUpstreamExceptionFilter)`).
  *
  * @example
  * ```ts
@@ -51,7 +51,6 @@ import { createClaudeClient } from './create-claude-client.js';
       inject: [CLAUDE_STREAM_MODULE_OPTIONS, CLAUDE_STREAM_CONFIG],
     },
     ClaudeStreamService,
-    { provide: APP_FILTER, useClass: ClaudeUpstreamExceptionFilter },
   ],
   exports: [ClaudeStreamService, CLAUDE_STREAM_CLIENT],
 })

@@ -1,8 +1,12 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ClientOptions } from '@anthropic-ai/sdk';
-import { retryOnRateLimit, type RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
-import { timeoutBetweenChunks, type TimeoutBetweenChunksOptions } from '../lib/operators/timeout-between-chunks.js';
-import type { ClaudeStreamParams } from '../lib/types.js';
+import {
+  retryOnRateLimit,
+  timeoutBetweenChunks,
+  type ClaudeStreamParams,
+  type RetryOnRateLimitOptions,
+  type TimeoutBetweenChunksOptions,
+} from '../lib/index.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
 
 /**

@@ -1,22 +1,22 @@
-import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import Anthropic from '@anthropic-ai/sdk';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
-import { defer, Observable, tap, type MonoTypeOperatorFunction } from 'rxjs';
-import { claudeStream } from '../lib/claude-stream.js';
-import { finalMessage } from '../lib/operators/final-message.js';
-import { textOnly } from '../lib/operators/text-only.js';
-import { timeoutBetweenChunks } from '../lib/operators/timeout-between-chunks.js';
-import { runTools, type RunToolsEvent, type RunToolsOptions } from '../lib/run-tools.js';
-import { isRunToolsMarker } from '../lib/run-tools-markers.js';
-import type { ClaudeRxEvent, ClaudeStreamParams } from '../lib/types.js';
-import { awaitFirstEvent } from './await-first-event.js';
+import { defer, Observable } from 'rxjs';
+import {
+  claudeStream,
+  finalMessage,
+  runTools,
+  textOnly,
+  timeoutBetweenChunks,
+  type ClaudeRxEvent,
+  type ClaudeStreamParams,
+  type RunToolsEvent,
+  type RunToolsOptions,
+} from '../lib/index.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG } from './claude-stream.constants.js';
 import type { ClaudeStreamConfig } from './claude-stream.options.js';
-import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
-import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
-import { describeFailure } from './describe-failure.js';
-import { httpExceptionFor } from './http-exception-for.js';
-import { toSse, type ToSseOptions } from './to-sse.js';
+import { ShutdownRegistry } from './shutdown-registry.js';
+import { SseResponder } from './sse-responder.js';
 import { retriesFor, type CallRetries } from './upstream-retry-budget.js';
 
 /**
@@ -49,40 +49,6 @@ export interface ClaudeRunToolsOptions
 export interface ClaudeSseRunToolsOptions extends ClaudeRunToolsOptions, ClaudeSseCallOptions {}
 
 /**
- * Holds back the markers that come before the first stream event (the first `turn_start`, emitted before the
- * request is even sent) and lets them out with it, so that `awaitFirstEvent` waits for the upstream's answer.
- */
-function holdLeadingMarkers(): MonoTypeOperatorFunction<ClaudeRxEvent> {
-  return (source) =>
-    new Observable<ClaudeRxEvent>((subscriber) => {
-      let held: ClaudeRxEvent[] | undefined = [];
-      const release = () => {
-        const before = held ?? [];
-        held = undefined;
-        for (const marker of before) subscriber.next(marker);
-      };
-      return source.subscribe({
-        next(event) {
-          if (held !== undefined && isRunToolsMarker(event)) {
-            held.push(event);
-            return;
-          }
-          release();
-          subscriber.next(event);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete() {
-          release();
-          subscriber.complete();
-        },
-      });
-    });
-}
-
-/** Event-loop turns that a shutdown leaves Nest to end the responses of the streams it stopped. */
-const SHUTDOWN_TURNS = 2;
-
-/**
  * Claude's streaming Messages API for Nest: `claudeStream` with the module's defaults, retry and timeout, plus
  * `sse()` for `@Sse()` routes. Every method is lazy and cancellable like `claudeStream`: nothing is sent before
  * subscription, and unsubscribing aborts the request. `client` is the Anthropic instance, for everything else.
@@ -109,16 +75,16 @@ const SHUTDOWN_TURNS = 2;
  */
 @Injectable()
 export class ClaudeStreamService implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('ClaudeStreamService');
-  /** How to end each call in progress, so that a shutdown aborts them all. */
-  private readonly open = new Set<() => void>();
-  private shuttingDown = false;
+  private readonly shutdownRegistry = new ShutdownRegistry();
+  private readonly responder: SseResponder;
 
   constructor(
     /** The Anthropic client (the `CLAUDE_STREAM_CLIENT` provider), for what the service does not cover. */
     @Inject(CLAUDE_STREAM_CLIENT) readonly client: Anthropic,
     @Inject(CLAUDE_STREAM_CONFIG) private readonly config: ClaudeStreamConfig,
-  ) {}
+  ) {
+    this.responder = new SseResponder(config, new Logger('ClaudeStreamService'));
+  }
 
   /**
    * Streams a call's events: `claudeStream` with the module's `defaults` under `params`, then its `timeout` and
@@ -159,7 +125,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       if (timeoutEach) call$ = call$.pipe(timeoutEach);
       return call$.pipe(retries.retryOperator());
     });
-    return this.tracked(events);
+    return this.shutdownRegistry.track(events);
   }
 
   /**
@@ -279,7 +245,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     // Checked now (a bad tool or option throws at the call); run anew, with a budget of its own, per subscription.
     runWith({ retries: newRetries() });
     const run$ = defer(() => runWith({ retries: newRetries() }));
-    return this.tracked(run$);
+    return this.shutdownRegistry.track(run$);
   }
 
   /**
@@ -334,7 +300,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       lastEventId: _lastEventId,
       ...callOptions
     } = opts;
-    return this.respondWithSse('sse', () => this.stream(params, callOptions), opts);
+    return this.responder.respond('sse', () => this.stream(params, callOptions), opts);
   }
 
   /**
@@ -397,44 +363,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       lastEventId: _lastEventId,
       ...runOptions
     } = opts;
-    return this.respondWithSse('sseRunTools', () => this.runTools(params, runOptions).pipe(holdLeadingMarkers()), opts);
-  }
-
-  /** What `sse()` and `sseRunTools()` share: the options, waiting for the first event, the exception mapping. */
-  private async respondWithSse(
-    method: string,
-    start: () => Observable<ClaudeRxEvent>,
-    opts: Pick<ClaudeSseCallOptions, 'signal' | 'heartbeatMs' | 'events' | 'subscribeTimeoutMs' | 'lastEventId'>,
-  ): Promise<Observable<MessageEvent>> {
-    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs, lastEventId } = opts;
-    if (lastEventId !== undefined && typeof lastEventId !== 'string') {
-      throw new TypeError(`ClaudeStreamService.${method}: lastEventId must be a string, got ${typeof lastEventId}`);
-    }
-    // An EventSource reconnecting (after a drop, or after `done`: it reconnects by design) must never start a new,
-    // paid generation. Nothing here can be resumed: 204 tells it to stop.
-    if (lastEventId) throw new ClaudeStreamNotResumableException(lastEventId);
-    if (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0) {
-      throw new TypeError(
-        `ClaudeStreamService.${method}: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
-      );
-    }
-    const sseOptions: ToSseOptions = {
-      ...this.config.sse,
-      ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
-      ...(events === undefined ? {} : { events }),
-    };
-    const toMessageEvents = toSse(sseOptions);
-    // A client that left (its signal aborted) is no upstream failure: nothing to warn about.
-    const events$ = start().pipe(
-      tap({ error: (error: unknown) => (opts.signal?.aborted ? undefined : this.logFailure(error)) }),
-    );
-    try {
-      return await awaitFirstEvent(events$, { signal: opts.signal, subscribeTimeoutMs, project: toMessageEvents });
-    } catch (error) {
-      // The caller's own abort (the client left) is theirs to interpret; everything else is the upstream's failure.
-      if (opts.signal?.aborted) throw error;
-      throw httpExceptionFor(error);
-    }
+    return this.responder.respond('sseRunTools', () => this.runTools(params, runOptions), opts);
   }
 
   /**
@@ -448,31 +377,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    * ```
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.shuttingDown = true;
-    const stopping = [...this.open];
-    for (const stop of stopping) stop();
-    if (stopping.length === 0) return;
-    // Nest ends the responses of the streams just stopped over the next I/O turns. Node's server.close() (next in
-    // the shutdown) closes only the connections idle by then: one still busy would be kept open until its client's
-    // keep-alive timeout, making app.close() take seconds without `forceCloseConnections`.
-    for (let turn = 0; turn < SHUTDOWN_TURNS; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-
-  private tracked<T>(events: Observable<T>): Observable<T> {
-    return new Observable<T>((subscriber) => {
-      if (this.shuttingDown) {
-        subscriber.error(new ClaudeStreamShutdownError());
-        return;
-      }
-      // Erroring the subscriber runs the teardown below, which unsubscribes and so aborts the request.
-      const stop = () => subscriber.error(new ClaudeStreamShutdownError());
-      this.open.add(stop);
-      const subscription = events.subscribe(subscriber);
-      return () => {
-        this.open.delete(stop);
-        subscription.unsubscribe();
-      };
-    });
+    await this.shutdownRegistry.shutdown();
   }
 
   private paramsFor(params: ClaudeCallParams): ClaudeStreamParams {
@@ -490,16 +395,5 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       }
     }
     return merged as ClaudeStreamParams;
-  }
-
-  private logFailure(error: unknown): void {
-    const { type } = describeFailure(error);
-    const detail =
-      error instanceof APIError
-        ? `${error.name} (status ${String(error.status)}, type ${String(error.type)}, request-id ${String(error.requestID)})`
-        : error instanceof Error
-          ? `${error.name}: ${error.message}`
-          : typeof error;
-    this.logger.warn(`Claude stream failed: ${type}: ${detail}`);
   }
 }

@@ -1,6 +1,11 @@
 import { APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { ChunkTimeoutError, IncompleteStreamError } from '../lib/errors.js';
-import { isOverload, isRateLimitOrOverload, serverRetryDelayMs } from '../lib/internal/rate-limit.js';
+import {
+  ChunkTimeoutError,
+  IncompleteStreamError,
+  isOverload,
+  isRateLimitOrOverload,
+  retryAfterMs,
+} from '../lib/index.js';
 import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 
 /** The kinds of failure a client is told about, in the SSE `error` event and in the body of an HTTP error. */
@@ -54,10 +59,10 @@ export function describeFailure(error: unknown): FailureDescription {
     return described('timeout_error', 504, true);
   }
   if (isRateLimitOrOverload(error)) {
-    const retryAfterMs = serverRetryDelayMs(error, Date.now());
+    const waitMs = retryAfterMs(error);
     return isOverload(error)
-      ? described('overloaded_error', 503, true, retryAfterMs)
-      : described('rate_limit_error', 429, true, retryAfterMs);
+      ? described('overloaded_error', 503, true, waitMs)
+      : described('rate_limit_error', 429, true, waitMs);
   }
   if (error instanceof IncompleteStreamError) return described('incomplete_stream_error', 502, true);
   if (error instanceof APIError) {

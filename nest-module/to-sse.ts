@@ -1,8 +1,13 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageEvent } from '@nestjs/common';
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import { isRunToolsMarker, type RunToolsMarker } from '../lib/run-tools-markers.js';
-import { isStreamRestart, type ClaudeRxEvent, type ClaudeStreamEvent } from '../lib/types.js';
+import {
+  isRunToolsMarker,
+  isStreamRestart,
+  type ClaudeRxEvent,
+  type ClaudeStreamEvent,
+  type RunToolsMarker,
+} from '../lib/index.js';
 import { describeFailure, type ClaudeFailureType } from './describe-failure.js';
 
 /**

@@ -1,8 +1,13 @@
 import { APIError, type Middleware } from '@anthropic-ai/sdk';
 import { identity, type OperatorFunction } from 'rxjs';
-import { isRateLimitOrOverload, retryDelayFromHeaders } from '../lib/internal/rate-limit.js';
-import { retryOnRateLimit, type RetryOnRateLimitOptions } from '../lib/operators/retry-on-rate-limit.js';
-import type { ClaudeRequestOptions, ClaudeRxEvent } from '../lib/types.js';
+import {
+  isRateLimitOrOverload,
+  retryAfterMs,
+  retryOnRateLimit,
+  type ClaudeRequestOptions,
+  type ClaudeRxEvent,
+  type RetryOnRateLimitOptions,
+} from '../lib/index.js';
 
 // retryOnRateLimit's defaults, which a module `retry` config leaves out fields of.
 const DEFAULT_MAX_RETRIES = 3;
@@ -116,7 +121,7 @@ export class UpstreamRetryBudget implements CallRetries {
 
   /** The response, with its headers changed so that the SDK waits no longer than `maxDelayMs` before retrying. */
   private boundWait(response: Response): Response {
-    const asked = retryDelayFromHeaders(response.headers, Date.now());
+    const asked = retryAfterMs(response.headers);
     if (asked !== undefined && asked > 0 && asked <= this.maxDelayMs) return response;
     const headers = new Headers(response.headers);
     if (asked !== undefined && asked > this.maxDelayMs) {

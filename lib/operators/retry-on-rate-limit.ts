@@ -5,7 +5,7 @@ import {
   type OperatorFunction,
   type Subscription,
 } from 'rxjs';
-import { isRateLimitOrOverload, serverRetryDelayMs } from '../internal/rate-limit.js';
+import { isRateLimitOrOverload, retryAfterMs } from '../rate-limit.js';
 import type { ClaudeRxEvent, StreamRestartEvent } from '../types.js';
 import { show } from '../internal/show.js';
 import { MAX_TIMER_MS } from '../internal/timer-limits.js';
@@ -248,7 +248,7 @@ export function retryOnRateLimit(config: RetryOnRateLimitOptions = {}): Operator
 
       // The server's wait when it gave one (undefined, i.e. give up, beyond maxDelayMs), else capped backoff.
       const retryDelay = (error: unknown, previousAttempts: number): number | undefined => {
-        const asked = serverRetryDelayMs(error, asyncScheduler.now());
+        const asked = retryAfterMs(error, asyncScheduler.now());
         if (asked !== undefined) return asked <= maxDelayMs ? asked : undefined;
         const step = Math.min(maxDelayMs, baseDelayMs * 2 ** previousAttempts);
         return jitter === 'full' ? Math.floor(Math.random() * step) : step;

@@ -1,9 +1,20 @@
 import { APIError } from '@anthropic-ai/sdk';
 
 /**
- * The API asked to slow down: HTTP 429 or 529, or a mid-stream `rate_limit_error` / `overloaded_error` frame
- * (which the SDK reports as an `APIError` with `status` undefined and `type` set). The error type alone never
- * makes another 4xx retryable.
+ * Tells whether the API asked to slow down: HTTP 429 or 529, or a mid-stream `rate_limit_error` /
+ * `overloaded_error` frame (which the SDK reports as an `APIError` with `status` undefined and `type` set). The error
+ * type alone never makes another 4xx count. This is what `retryOnRateLimit` retries by default.
+ *
+ * @param error Any error.
+ * @returns Whether it is a rate limit or an overload.
+ *
+ * @example
+ * ```ts
+ * import { ChunkTimeoutError, isRateLimitOrOverload, retryOnRateLimit } from 'claude-rx';
+ *
+ * // Retry stalls too, besides what is retried by default.
+ * retryOnRateLimit({ retryOn: (error) => isRateLimitOrOverload(error) || error instanceof ChunkTimeoutError });
+ * ```
  */
 export function isRateLimitOrOverload(error: unknown): error is APIError {
   if (!(error instanceof APIError)) return false;
@@ -12,7 +23,18 @@ export function isRateLimitOrOverload(error: unknown): error is APIError {
   return slowDown && (error.status === undefined || error.status >= 500);
 }
 
-/** An overload (529, `overloaded_error`) rather than a rate limit of the caller's own. */
+/**
+ * Tells an overload of the API (529, `overloaded_error`) from a rate limit of the caller's own.
+ *
+ * @param error Any error.
+ * @returns Whether the API was overloaded.
+ *
+ * @example
+ * ```ts
+ * import { isOverload } from 'claude-rx';
+ * if (isOverload(error)) metrics.overloads.inc();
+ * ```
+ */
 export function isOverload(error: unknown): error is APIError {
   return error instanceof APIError && (error.status === 529 || error.type === 'overloaded_error');
 }
@@ -20,13 +42,20 @@ export function isOverload(error: unknown): error is APIError {
 /**
  * How long the server asked to wait, in milliseconds: `retry-after-ms`, else `retry-after` (seconds, or an HTTP
  * date); `undefined` when it did not say (or said something unreadable).
+ *
+ * @param source The SDK's `APIError` (its response headers are read), or response headers themselves (a fetch
+ *   `Headers`, or a plain record of lower-case names).
+ * @param now The current time, for a `retry-after` date. @defaultValue `Date.now()`
+ * @returns The wait in milliseconds, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { retryAfterMs } from 'claude-rx';
+ * const wait = retryAfterMs(error) ?? 1000;
+ * ```
  */
-export function serverRetryDelayMs(error: unknown, now: number): number | undefined {
-  return error instanceof APIError ? retryDelayFromHeaders(error.headers, now) : undefined;
-}
-
-/** `serverRetryDelayMs` read from response headers (a fetch `Headers`, or a plain record of lower-case names). */
-export function retryDelayFromHeaders(headers: unknown, now: number): number | undefined {
+export function retryAfterMs(source: unknown, now: number = Date.now()): number | undefined {
+  const headers: unknown = source instanceof APIError ? source.headers : source;
   const ms = header(headers, 'retry-after-ms');
   if (ms !== null && ms.trim() !== '') {
     const value = Number(ms);

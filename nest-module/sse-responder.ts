@@ -1,0 +1,96 @@
+import { APIError } from '@anthropic-ai/sdk';
+import { Logger, type MessageEvent } from '@nestjs/common';
+import { tap, type Observable } from 'rxjs';
+import { isRunToolsMarker, type ClaudeRxEvent } from '../lib/index.js';
+import { awaitFirstEvent } from './await-first-event.js';
+import type { ClaudeSseCallOptions } from './claude-call-options.js';
+import type { ClaudeStreamConfig } from './claude-stream.options.js';
+import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
+import { describeFailure } from './describe-failure.js';
+import { httpExceptionFor } from './http-exception-for.js';
+import { toSse, type ToSseOptions } from './to-sse.js';
+
+/** The options of a call that decide how it is answered over SSE. */
+export type SseResponseOptions = Pick<
+  ClaudeSseCallOptions,
+  'signal' | 'heartbeatMs' | 'events' | 'subscribeTimeoutMs' | 'lastEventId'
+>;
+
+/**
+ * How `sse()` and `sseRunTools()` answer an `@Sse()` route: refuse a reconnect (`Last-Event-ID`) with 204, start the
+ * call, wait for the upstream's first answer (so that a failure before it is a real HTTP status), then hand Nest the
+ * `MessageEvent`s of `toSse` with the module's SSE settings under the call's. Failures are logged once, as one
+ * warning line without the upstream's message or any header; a client that left is no failure.
+ *
+ * @example
+ * ```ts
+ * const responder = new SseResponder(config, new Logger('ClaudeStreamService'));
+ * return responder.respond('sse', () => service.stream(params, callOptions), opts);
+ * ```
+ */
+export class SseResponder {
+  constructor(
+    private readonly config: ClaudeStreamConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * @param method The service method, for error messages.
+   * @param start Starts the call (subscribed once, at once).
+   * @param opts The call's SSE options.
+   * @returns The `MessageEvent`s to return from the handler, once the upstream has answered.
+   */
+  async respond(
+    method: string,
+    start: () => Observable<ClaudeRxEvent>,
+    opts: SseResponseOptions,
+  ): Promise<Observable<MessageEvent>> {
+    const { heartbeatMs, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs, lastEventId, signal } = opts;
+    if (lastEventId !== undefined && typeof lastEventId !== 'string') {
+      throw new TypeError(`ClaudeStreamService.${method}: lastEventId must be a string, got ${typeof lastEventId}`);
+    }
+    // An EventSource reconnecting (after a drop, or after `done`: it reconnects by design) must never start a new,
+    // paid generation. Nothing here can be resumed: 204 tells it to stop.
+    if (lastEventId) throw new ClaudeStreamNotResumableException(lastEventId);
+    if (typeof subscribeTimeoutMs !== 'number' || !Number.isFinite(subscribeTimeoutMs) || subscribeTimeoutMs <= 0) {
+      throw new TypeError(
+        `ClaudeStreamService.${method}: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
+      );
+    }
+    const sseOptions: ToSseOptions = {
+      ...this.config.sse,
+      ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+      ...(events === undefined ? {} : { events }),
+    };
+    const project = toSse(sseOptions);
+    // A client that left (its signal aborted) is no upstream failure: nothing to warn about.
+    const events$ = start().pipe(
+      tap({ error: (error: unknown) => (signal?.aborted ? undefined : this.logFailure(error)) }),
+    );
+    try {
+      // runTools' markers (the first `turn_start` comes before the request is even sent) are no answer: the promise
+      // waits for the upstream's first event.
+      return await awaitFirstEvent(events$, {
+        signal,
+        subscribeTimeoutMs,
+        project,
+        isAnswer: (event) => !isRunToolsMarker(event),
+      });
+    } catch (error) {
+      // The caller's own abort (the client left) is theirs to interpret; everything else is the upstream's failure.
+      if (signal?.aborted) throw error;
+      throw httpExceptionFor(error);
+    }
+  }
+
+  private logFailure(error: unknown): void {
+    const { type } = describeFailure(error);
+    const detail =
+      error instanceof APIError
+        ? `${error.name} (status ${String(error.status)}, type ${String(error.type)}, request-id ${String(error.requestID)})`
+        : error instanceof Error
+          ? error.name
+          : typeof error;
+    this.logger.warn(`Claude stream failed: ${type}: ${detail}`);
+  }
+}
