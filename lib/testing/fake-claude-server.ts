@@ -6,11 +6,14 @@ import { errorBody } from './api-errors.js';
 import { textMessage } from './event-builders.js';
 import { streamReply, type FakeReply } from './fake-reply.js';
 import { fakeRequestId } from './ids.js';
+import { messagesEndpoint, type MessagesEndpoint } from './messages-endpoint.js';
 import type { RecordedRequest } from './recorded-request.js';
 import { sendJson, serveReply, type Exchange } from './serve-reply.js';
 
 const HOST = '127.0.0.1';
-const MESSAGES_PATH = '/v1/messages';
+const SERVED_PATHS =
+  'POST /v1/messages, POST /anthropic/v1/messages (Foundry) and ' +
+  'POST /projects/{project}/locations/{region}/publishers/anthropic/models/{model}:streamRawPredict or :rawPredict (Vertex)';
 const DEFAULT_TEXT = 'Hello from the fake Claude server';
 const DEFAULT_WAIT_MS = 5_000;
 
@@ -59,9 +62,19 @@ interface Waiter {
  * queue, else the {@link FakeClaudeServer.respondWith} handler's, else the default reply; every request is recorded,
  * with whether the client went away before the response ended.
  *
+ * It serves the platform clients' paths too, with the same replies, and records which one was used
+ * ({@link RecordedRequest.platform}, {@link RecordedRequest.model}):
+ *
+ * - Google Vertex (`AnthropicVertex` of `@anthropic-ai/vertex-sdk`, with `baseURL: server.url`):
+ *   `POST /projects/{project}/locations/{region}/publishers/anthropic/models/{model}:streamRawPredict`, or
+ *   `:rawPredict`, also under `/v1` as on Google's hosts. The model is read from the path, where the SDK moves it;
+ *   a body without `anthropic_version` (which the SDK adds) gets `400 invalid_request_error`, as on Vertex.
+ * - Microsoft Foundry (`AnthropicFoundry` of `@anthropic-ai/foundry-sdk`, with `baseURL: server.url + '/anthropic/'`):
+ *   `POST /anthropic/v1/messages`.
+ *
  * Other paths and methods get the API's `404 not_found_error`; a body that is not a JSON object gets
- * `400 invalid_request_error`. Neither consumes a reply. A request without `stream: true` gets a streamed reply's
- * message as JSON, as the API would.
+ * `400 invalid_request_error`. Neither consumes a reply. On every path, a request without `stream: true` in its
+ * body gets a streamed reply's message as JSON, as the API would.
  *
  * @example
  * ```ts
@@ -133,7 +146,8 @@ export class FakeClaudeServer {
   }
 
   /**
-   * Queues replies; each `POST /v1/messages` takes the oldest one, before any `respondWith` handler is asked.
+   * Queues replies; each Messages request (on any platform's path) takes the oldest one, before any `respondWith`
+   * handler is asked.
    *
    * @param replies - the replies, in the order requests will get them.
    * @returns this server, for chaining.
@@ -304,6 +318,8 @@ export class FakeClaudeServer {
       index: -1,
       method: req.method ?? '',
       path: req.url ?? '',
+      platform: undefined,
+      model: undefined,
       headers: flattenHeaders(req.headers),
       body: undefined,
       rawBody: '',
@@ -351,26 +367,36 @@ export class FakeClaudeServer {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       record.rawBody = Buffer.concat(chunks).toString('utf8');
-      const pathname = req.method === 'POST' && new URL(record.path, this.url).pathname;
+      const endpoint = req.method === 'POST' ? messagesEndpoint(new URL(record.path, this.url).pathname) : undefined;
       // A failure here is a bug of the fake, not a scripted fault: cut the connection so the test fails visibly.
-      this.#answer(record, exchange, pathname).catch(() => exchange.destroy('now'));
+      this.#answer(record, exchange, endpoint).catch(() => exchange.destroy('now'));
     });
   }
 
-  async #answer(record: MutableRecord, exchange: Exchange, pathname: string | false): Promise<void> {
+  async #answer(record: MutableRecord, exchange: Exchange, endpoint: MessagesEndpoint | undefined): Promise<void> {
     const parsed = parseJson(record.rawBody);
     record.body = isJsonObject(parsed) ? parsed : undefined;
+    record.platform = endpoint?.platform;
+    const bodyModel = record.body?.['model'];
+    record.model = endpoint?.model ?? (typeof bodyModel === 'string' ? bodyModel : undefined);
     record.index = this.#requests.length;
     this.#requests.push(record);
     this.#notifyWaiters();
 
-    if (pathname !== MESSAGES_PATH) {
-      const message = `Not Found: ${record.method} ${record.path} (the fake Claude server answers POST ${MESSAGES_PATH})`;
+    if (!endpoint) {
+      const message = `Not Found: ${record.method} ${record.path} (the fake Claude server answers ${SERVED_PATHS})`;
       sendJson(exchange, 404, errorBody('not_found_error', message, record.requestId));
       return;
     }
     if (!record.body) {
       const message = 'There was an issue with the request body: it must be a JSON object';
+      sendJson(exchange, 400, errorBody('invalid_request_error', message, record.requestId));
+      return;
+    }
+    // Vertex takes the API version from the body, not the `anthropic-version` header; a client that did not move it
+    // there would fail on Vertex, so it fails here too.
+    if (endpoint.platform === 'vertex' && typeof record.body['anthropic_version'] !== 'string') {
+      const message = 'anthropic_version: Field required';
       sendJson(exchange, 400, errorBody('invalid_request_error', message, record.requestId));
       return;
     }

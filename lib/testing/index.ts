@@ -1,6 +1,7 @@
 export { FakeClaudeServer } from './fake-claude-server.js';
 export type { FakeClaudeServerOptions, FakeResponder } from './fake-claude-server.js';
 export type { RecordedRequest } from './recorded-request.js';
+export type { ClaudePlatform } from './messages-endpoint.js';
 export {
   errorReply,
   recordedFile,

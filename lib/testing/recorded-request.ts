@@ -1,3 +1,5 @@
+import type { ClaudePlatform } from './messages-endpoint.js';
+
 /**
  * One request the fake server received, and what became of its response.
  *
@@ -26,6 +28,17 @@ export interface RecordedRequest {
   readonly method: string;
   /** The request target: path and query string, e.g. `/v1/messages` or `/v1/messages?beta=true`. */
   readonly path: string;
+  /**
+   * The platform whose Messages endpoint the request named (`anthropic` for `/v1/messages`, `vertex` for
+   * `…/publishers/anthropic/models/{model}:streamRawPredict`, `foundry` for `/anthropic/v1/messages`); `undefined`
+   * when the method or path is none of them (the request was answered 404).
+   */
+  readonly platform: ClaudePlatform | undefined;
+  /**
+   * The model asked for: on Vertex the one in the path (the Vertex SDK moves it there from the body), elsewhere the
+   * body's `model`; `undefined` when there is none or it is not a string.
+   */
+  readonly model: string | undefined;
   /** The headers, names lower-cased, repeated headers joined with `, `. */
   readonly headers: Readonly<Record<string, string>>;
   /** The body parsed as JSON when it is a JSON object; `undefined` otherwise (see `rawBody`). */

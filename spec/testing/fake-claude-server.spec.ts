@@ -25,7 +25,13 @@ describe('FakeClaudeServer', () => {
 
     const [first, second] = server.requests;
     expect(server.requests).toHaveLength(2);
-    expect(first).toMatchObject({ index: 0, method: 'POST', path: '/v1/messages' });
+    expect(first).toMatchObject({
+      index: 0,
+      method: 'POST',
+      path: '/v1/messages',
+      platform: 'anthropic',
+      model: 'claude-sonnet-5-5',
+    });
     // SDK 1.x sends the API key as a bearer token, not as `x-api-key`.
     expect(first!.headers).toMatchObject({
       authorization: 'Bearer k',
@@ -92,7 +98,12 @@ describe('FakeClaudeServer', () => {
       error: { type: 'not_found_error', message: expect.stringContaining('GET /v1/models') },
       request_id: response.headers.get('request-id'),
     });
-    expect(server.lastRequest).toMatchObject({ method: 'GET', path: '/v1/models', body: undefined });
+    expect(server.lastRequest).toMatchObject({
+      method: 'GET',
+      path: '/v1/models',
+      platform: undefined,
+      body: undefined,
+    });
     expect(await textOf(client)).toBe('kept');
   });
 
