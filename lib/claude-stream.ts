@@ -1,14 +1,25 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import { Observable } from 'rxjs';
 import { onAbort } from './internal/abort-listeners.js';
 import { pumpEvents } from './internal/pump-events.js';
-import type { ClaudeRequestOptions, ClaudeStreamEvent, ClaudeStreamParams } from './types.js';
+import { show } from './internal/show.js';
+import {
+  isBetaParams,
+  type ClaudeBetaClient,
+  type ClaudeBetaStreamEvent,
+  type ClaudeBetaStreamParams,
+  type ClaudeClient,
+  type ClaudeRequestOptions,
+  type ClaudeStreamEvent,
+  type ClaudeStreamParams,
+} from './types.js';
 
 /**
  * Streams one Messages API call as a cold Observable of its events.
  *
- * Every subscription sends its own request (`client.messages.create({ ...params, stream: true })`), so a retry
- * operator makes a fresh call. Nothing is sent before `subscribe`.
+ * Every subscription sends its own request (`client.messages.create({ ...params, stream: true })`, or
+ * `client.beta.messages.create(...)` for params with `betas`), so a retry operator makes a fresh call. Nothing is
+ * sent before `subscribe`. Any Claude client works: `Anthropic`, `AnthropicBedrock`, `AnthropicVertex`,
+ * `AnthropicFoundry`.
  *
  * - next: every event of the stream in order, `message_start` to `message_stop`, as the SDK types them.
  * - complete: after `message_stop`.
@@ -22,8 +33,8 @@ import type { ClaudeRequestOptions, ClaudeStreamEvent, ClaudeStreamParams } from
  * `params` and `options` are copied, never mutated; a caller's `options.signal` is linked in and its listener
  * removed on teardown.
  *
- * @param client An Anthropic SDK client.
- * @param params The request body, without `stream`.
+ * @param client Any Claude client (`Anthropic` or a platform's).
+ * @param params The request body, without `stream`; with `betas`, the beta API's (typed with its beta events).
  * @param options SDK request options (`signal`, `timeout`, `headers`, `maxRetries`...).
  * @returns A cold Observable of the stream's events.
  *
@@ -43,11 +54,22 @@ import type { ClaudeRequestOptions, ClaudeStreamEvent, ClaudeStreamParams } from
  * ```
  */
 export function claudeStream(
-  client: Anthropic,
+  client: ClaudeBetaClient,
+  params: ClaudeBetaStreamParams,
+  options?: ClaudeRequestOptions,
+): Observable<ClaudeBetaStreamEvent>;
+export function claudeStream(
+  client: ClaudeClient,
   params: ClaudeStreamParams,
   options?: ClaudeRequestOptions,
-): Observable<ClaudeStreamEvent> {
-  return new Observable<ClaudeStreamEvent>((subscriber) => {
+): Observable<ClaudeStreamEvent>;
+export function claudeStream(
+  client: ClaudeClient | ClaudeBetaClient,
+  params: ClaudeStreamParams | ClaudeBetaStreamParams,
+  options?: ClaudeRequestOptions,
+): Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent> {
+  const send = requestFor(client, params);
+  return new Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>((subscriber) => {
     const controller = new AbortController();
     const callerSignal = options?.signal ?? undefined;
     let unlinkCaller = () => {};
@@ -58,7 +80,7 @@ export function claudeStream(
     void pumpEvents(
       subscriber,
       // Called here, not earlier: the SDK sends the request as soon as `create` is called.
-      () => client.messages.create({ ...params, stream: true }, { ...options, signal: controller.signal }),
+      () => send({ ...options, signal: controller.signal }),
       () => callerSignal?.aborted === true,
     );
 
@@ -67,4 +89,33 @@ export function claudeStream(
       controller.abort();
     };
   });
+}
+
+type Send = (options: ClaudeRequestOptions) => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>>;
+
+/**
+ * How to send `params`: through `client.beta.messages` when they carry `betas`, else `client.messages`. Checked at
+ * once, so that a client without what the params need is a `TypeError` at the call, not at subscribe.
+ */
+function requestFor(
+  client: ClaudeClient | ClaudeBetaClient,
+  params: ClaudeStreamParams | ClaudeBetaStreamParams,
+): Send {
+  if (params === null || typeof params !== 'object') {
+    throw new TypeError(`claudeStream: params must be an object of request parameters, got ${show(params)}`);
+  }
+  if (isBetaParams(params)) {
+    const beta = (client as Partial<ClaudeBetaClient> | null)?.beta?.messages;
+    if (typeof beta?.create !== 'function') {
+      throw new TypeError(
+        'claudeStream: params with betas need a client with beta.messages.create (e.g. new Anthropic())',
+      );
+    }
+    return (options) => beta.create({ ...params, stream: true }, options);
+  }
+  const messages = (client as Partial<ClaudeClient> | null)?.messages;
+  if (typeof messages?.create !== 'function') {
+    throw new TypeError('claudeStream: client must be a Claude client with messages.create (e.g. new Anthropic())');
+  }
+  return (options) => messages.create({ ...params, stream: true }, options);
 }

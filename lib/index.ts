@@ -21,7 +21,12 @@ export type { ChunkTimeoutBound, ChunkTimeoutInfo } from './errors.js';
 export { partialMessageOf } from './partial-message-of.js';
 export { isOverload, isRateLimitOrOverload, retryAfterMs } from './rate-limit.js';
 export { isStreamRestart } from './types.js';
+export { isBetaParams } from './types.js';
 export type {
+  ClaudeBetaClient,
+  ClaudeBetaStreamEvent,
+  ClaudeBetaStreamParams,
+  ClaudeClient,
   ClaudeRequestOptions,
   ClaudeRxEvent,
   ClaudeStreamEvent,

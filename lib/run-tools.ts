@@ -7,7 +7,16 @@ import { show } from './internal/show.js';
 import { prepareTools } from './tools/prepare-tools.js';
 import type { ToolDefinition } from './tools/runnable-tool.js';
 import { turnLoop } from './tools/turn-loop.js';
-import type { ClaudeRequestOptions, ClaudeRxEvent, ClaudeStreamEvent, ClaudeStreamParams } from './types.js';
+import type {
+  ClaudeBetaClient,
+  ClaudeBetaStreamEvent,
+  ClaudeBetaStreamParams,
+  ClaudeClient,
+  ClaudeRequestOptions,
+  ClaudeRxEvent,
+  ClaudeStreamEvent,
+  ClaudeStreamParams,
+} from './types.js';
 import type Anthropic from '@anthropic-ai/sdk';
 
 /** Options of `runTools`. */
@@ -31,7 +40,10 @@ export interface RunToolsOptions {
    * timeout concerns one request, not the whole conversation. Given the request's events and its turn.
    * @defaultValue none
    */
-  readonly perRequest?: (events: Observable<ClaudeStreamEvent>, turn: number) => Observable<ClaudeRxEvent>;
+  readonly perRequest?: (
+    events: Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
+    turn: number,
+  ) => Observable<ClaudeRxEvent>;
   /**
    * Aborts the run: the request or the tools in progress are aborted, and the Observable fails as `claudeStream` does
    * for its caller's signal: the SDK's `APIUserAbortError` (before a response, between turns or while tools run), or
@@ -115,7 +127,8 @@ function checkOptions(options: RunToolsOptions): Required<Pick<RunToolsOptions, 
  * `params` and `options` are never mutated. Options are checked at once: a `TypeError` names a bad one (a tool
  * without `run`, two tools of the same name, a schema that is not of `type: 'object'`, a tool of neither shape...).
  *
- * @param client An Anthropic SDK client.
+ * @param client Any Claude client (`Anthropic` or a platform's); with `betas` in `params`, each turn goes through
+ *   `client.beta.messages`.
  * @param params The first request's body, without `stream`: `messages` is where the conversation starts; `tools`
  *   may hold server tools, to which `options.tools` are added.
  * @param options The tools, and `maxTurns`, `concurrency`, `perRequest`, `signal`, `requestOptions`.
@@ -144,8 +157,18 @@ function checkOptions(options: RunToolsOptions): Required<Pick<RunToolsOptions, 
  * ```
  */
 export function runTools(
-  client: Anthropic,
+  client: ClaudeBetaClient,
+  params: ClaudeBetaStreamParams,
+  options: RunToolsOptions,
+): Observable<RunToolsEvent>;
+export function runTools(
+  client: ClaudeClient,
   params: ClaudeStreamParams,
+  options: RunToolsOptions,
+): Observable<RunToolsEvent>;
+export function runTools(
+  client: ClaudeClient | ClaudeBetaClient,
+  params: ClaudeStreamParams | ClaudeBetaStreamParams,
   options: RunToolsOptions,
 ): Observable<RunToolsEvent> {
   const { maxTurns, concurrency } = checkOptions(options);
@@ -153,26 +176,39 @@ export function runTools(
     throw new TypeError('runTools: params must be request parameters with a messages array');
   }
   const { perRequest, signal, requestOptions } = options;
-  const serverTools = params.tools ?? [];
+  const serverTools = (params.tools ?? []) as readonly Anthropic.Messages.ToolUnion[];
   const tools = prepareTools(options.tools, serverTools);
-  const body: ClaudeStreamParams = {
+  // Beta params keep their betas and go through `client.beta.messages`, as with `claudeStream`.
+  const body = {
     ...params,
     tools: [...serverTools, ...[...tools.values()].map((tool) => tool.definition)],
-  };
-  const firstMessages = deepFrozenCopy(params.messages);
+  } as ClaudeStreamParams;
+  // One `claudeStream` overload or the other, by the params (both send what `body` holds).
+  const stream = claudeStream as (
+    client: ClaudeClient | ClaudeBetaClient,
+    params: ClaudeStreamParams,
+    options?: ClaudeRequestOptions,
+  ) => Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>;
+  // Fails now, as `claudeStream` would at each turn, for a client that cannot send these params.
+  stream(client, { ...body, messages: [] });
+  // A beta conversation is kept by shape: its messages go back to the beta API as they came.
+  const firstMessages = deepFrozenCopy(params.messages as Anthropic.Messages.MessageParam[]);
   // Each request takes the caller's signal, so that an abort mid-request fails exactly as `claudeStream` does.
   const withSignal = (own: Omit<ClaudeRequestOptions, 'signal'> | undefined): ClaudeRequestOptions | undefined =>
     signal ? { ...own, signal } : own;
-  const request = (messages: Anthropic.Messages.MessageParam[], turn: number): Observable<ClaudeStreamEvent> =>
+  const request = (
+    messages: Anthropic.Messages.MessageParam[],
+    turn: number,
+  ): Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent> =>
     typeof requestOptions === 'function'
       ? // Deferred, so that the function is asked again for each attempt of a `perRequest` retry.
-        defer(() => claudeStream(client, { ...body, messages }, withSignal(requestOptions(turn))))
-      : claudeStream(client, { ...body, messages }, withSignal(requestOptions));
+        defer(() => stream(client, { ...body, messages }, withSignal(requestOptions(turn))))
+      : stream(client, { ...body, messages }, withSignal(requestOptions));
 
   return new Observable<RunToolsEvent>((subscriber) => {
     let requestsOpen = 0;
-    const counted = (events: Observable<ClaudeStreamEvent>) =>
-      new Observable<ClaudeStreamEvent>((inner) => {
+    const counted = (events: Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>) =>
+      new Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>((inner) => {
         requestsOpen += 1;
         const subscription = events.subscribe(inner);
         return () => {

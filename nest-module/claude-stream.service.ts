@@ -6,7 +6,6 @@ import {
   finalMessage,
   runTools,
   textOnly,
-  timeoutBetweenChunks,
   type ClaudeRxEvent,
   type ClaudeStreamParams,
   type RunToolsEvent,
@@ -18,6 +17,7 @@ import type { ClaudeStreamConfig } from './claude-stream.options.js';
 import { ShutdownRegistry } from './shutdown-registry.js';
 import { SseResponder } from './sse-responder.js';
 import { retriesFor, type CallRetries } from './upstream-retry-budget.js';
+import { timeoutsFor } from './upstream-timeout.js';
 
 /**
  * Options of `ClaudeStreamService.runTools()`: those of every call (`signal`, `requestOptions`, and `retry` and
@@ -112,18 +112,17 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     const body = this.paramsFor(params);
     const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout } = opts;
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
-    const timeoutEach = timeout === false ? undefined : timeoutBetweenChunks<ClaudeRxEvent>(timeout);
+    const timeoutFor = timeoutsFor(timeout);
     const newRetries = retriesFor(retry);
     // Each subscription is a call of its own, with a budget of its own.
     const events = defer(() => {
       const retries = newRetries();
       // Deferred, so that each attempt of the retry asks the budget for what is left.
-      let call$: Observable<ClaudeRxEvent> = defer(() =>
+      const call$: Observable<ClaudeRxEvent> = defer(() =>
         claudeStream(this.client, body, { ...retries.requestOptions(requestOptions), ...(signal ? { signal } : {}) }),
       );
-      // The timeout applies to each attempt, so that a retry's wait does not count against `first`.
-      if (timeoutEach) call$ = call$.pipe(timeoutEach);
-      return call$.pipe(retries.retryOperator());
+      // The timeout applies to each attempt, the SDK's too, so that a retry's wait does not count against `first`.
+      return call$.pipe(timeoutFor(retries), retries.retryOperator());
     });
     return this.shutdownRegistry.track(events);
   }
@@ -226,7 +225,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     }
     const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout, ...runOptions } = opts;
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
-    const timeoutEach = timeout === false ? undefined : timeoutBetweenChunks<ClaudeRxEvent>(timeout);
+    const timeoutFor = timeoutsFor(timeout);
     const newRetries = retriesFor(retry);
     const runWith = (turn: { retries: CallRetries }) =>
       runTools(this.client, body, {
@@ -238,8 +237,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
         // attempt, so that a retry's wait does not count against `first`.
         perRequest: (events) => {
           turn.retries = newRetries();
-          const request$ = timeoutEach ? events.pipe(timeoutEach) : events;
-          return request$.pipe(turn.retries.retryOperator());
+          return events.pipe(timeoutFor(turn.retries), turn.retries.retryOperator());
         },
       });
     // Checked now (a bad tool or option throws at the call); run anew, with a budget of its own, per subscription.

@@ -10,7 +10,7 @@ export type {
 export type { ClaudeStreamModuleAsyncOptions } from './claude-stream.module-definition.js';
 export type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 export { toSse } from './to-sse.js';
-export type { SseErrorData, SseEventSelector, SseRestartData, ToSseOptions } from './to-sse.js';
+export type { SseErrorData, SseEventSelector, SseFilteredEvent, SseRestartData, ToSseOptions } from './to-sse.js';
 export { httpExceptionFor } from './http-exception-for.js';
 export { ClaudeUpstreamException } from './claude-upstream.exception.js';
 export { ClaudeUpstreamExceptionFilter } from './claude-upstream-exception.filter.js';

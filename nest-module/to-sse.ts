@@ -4,6 +4,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type Subscription } 
 import {
   isRunToolsMarker,
   isStreamRestart,
+  type ClaudeBetaStreamEvent,
   type ClaudeRxEvent,
   type ClaudeStreamEvent,
   type RunToolsMarker,
@@ -16,7 +17,7 @@ import { describeFailure, type ClaudeFailureType } from './describe-failure.js';
  */
 export type SseEventSelector =
   | Anthropic.Messages.RawMessageStreamEvent['type']
-  | Anthropic.Messages.RawContentBlockDelta['type']
+  | Anthropic.Beta.Messages.BetaRawContentBlockDelta['type']
   | RunToolsMarker['type'];
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawMessageStreamEvent['type']>([
@@ -27,13 +28,20 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawMessageSt
   'content_block_delta',
   'content_block_stop',
 ]);
-const DELTA_TYPES: ReadonlySet<string> = new Set<Anthropic.Messages.RawContentBlockDelta['type']>([
-  'text_delta',
-  'input_json_delta',
-  'citations_delta',
-  'thinking_delta',
-  'signature_delta',
-]);
+// A `Record` so that the compiler lists every kind the SDK knows, beta ones included.
+const DELTA_TYPES: ReadonlySet<string> = new Set(
+  Object.keys({
+    text_delta: true,
+    input_json_delta: true,
+    citations_delta: true,
+    thinking_delta: true,
+    signature_delta: true,
+    compaction_delta: true,
+  } satisfies Record<Anthropic.Beta.Messages.BetaRawContentBlockDelta['type'], true>),
+);
+
+/** What `ToSseOptions.events` is asked about: a stream event (of the beta API too) or a runTools marker. */
+export type SseFilteredEvent = ClaudeStreamEvent | ClaudeBetaStreamEvent | RunToolsMarker;
 
 /** Options of `toSse` (and the `sse` options of `ClaudeStreamModule` and `ClaudeStreamService.sse()`). */
 export interface ToSseOptions {
@@ -48,7 +56,7 @@ export interface ToSseOptions {
    * text and thinking deltas), or a predicate. `stream_restart`, `error` and `done` always go out.
    * @defaultValue every event
    */
-  readonly events?: readonly SseEventSelector[] | ((event: ClaudeStreamEvent | RunToolsMarker) => boolean);
+  readonly events?: readonly SseEventSelector[] | ((event: SseFilteredEvent) => boolean);
 }
 
 /**
@@ -113,7 +121,7 @@ function markerData(marker: RunToolsMarker): object {
   }
 }
 
-function keepFor(events: ToSseOptions['events']): (event: ClaudeStreamEvent | RunToolsMarker) => boolean {
+function keepFor(events: ToSseOptions['events']): (event: SseFilteredEvent) => boolean {
   if (events === undefined) return () => true;
   if (typeof events === 'function') return events;
   if (!Array.isArray(events)) {

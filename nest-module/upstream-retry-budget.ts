@@ -1,5 +1,5 @@
 import { APIError, type Middleware } from '@anthropic-ai/sdk';
-import { identity, type OperatorFunction } from 'rxjs';
+import { EMPTY, identity, Subject, type Observable, type OperatorFunction } from 'rxjs';
 import {
   isRateLimitOrOverload,
   retryAfterMs,
@@ -8,6 +8,10 @@ import {
   type ClaudeRxEvent,
   type RetryOnRateLimitOptions,
 } from '../lib/index.js';
+
+// The SDK's own backoff after a connection error (its calculateDefaultRetryTimeoutMillis, before jitter).
+const SDK_FIRST_BACKOFF_MS = 500;
+const SDK_MAX_BACKOFF_MS = 8000;
 
 // retryOnRateLimit's defaults, which a module `retry` config leaves out fields of.
 const DEFAULT_MAX_RETRIES = 3;
@@ -34,12 +38,18 @@ export interface CallRetries {
   requestOptions(base?: Omit<ClaudeRequestOptions, 'signal'>): Omit<ClaudeRequestOptions, 'signal'>;
   /** The operator that re-subscribes to a failed attempt, when it should. */
   retryOperator(): OperatorFunction<ClaudeRxEvent, ClaudeRxEvent>;
+  /**
+   * The waits before the SDK's attempts that come inside one subscription (see `timeoutBetweenChunks`'
+   * `retryWaits`), so that the call's `first` timeout bounds each attempt, not the waits between them.
+   */
+  readonly retryWaits: Observable<number>;
 }
 
 /** `retry: false`: claude-rx adds no retry, and leaves the client's own policy (its `maxRetries`) as it is. */
 const NO_RETRIES: CallRetries = {
   requestOptions: (base = {}) => ({ ...base }),
   retryOperator: () => identity,
+  retryWaits: EMPTY,
 };
 
 /**
@@ -95,6 +105,7 @@ export class UpstreamRetryBudget implements CallRetries {
    * middleware added last (innermost, nearest the network, so that it counts what is really sent).
    */
   requestOptions(base: Omit<ClaudeRequestOptions, 'signal'> = {}): Omit<ClaudeRequestOptions, 'signal'> {
+    this.startSubscription();
     return {
       ...base,
       maxRetries: Math.max(0, this.requestsLeft - 1),
@@ -111,18 +122,46 @@ export class UpstreamRetryBudget implements CallRetries {
     });
   }
 
+  private readonly waits = new Subject<number>();
+  readonly retryWaits: Observable<number> = this.waits.asObservable();
+
   private readonly middleware: Middleware = async (request, next) => {
     this.sent += 1;
-    const response = await next(request);
+    // A retry of the SDK's (after a connection error too, whose wait is the SDK's own): `first` starts again now.
+    if (this.attemptInSubscription) this.waits.next(0);
+    this.attemptInSubscription = true;
+    let response: Response;
+    try {
+      response = await next(request);
+    } catch (error) {
+      // A connection error, which the SDK retries after a backoff of its own: at most 0.5 s doubled per retry, 8 s.
+      if (this.requestsLeft > 0)
+        this.waits.next(Math.min(SDK_MAX_BACKOFF_MS, SDK_FIRST_BACKOFF_MS * 2 ** (this.sent - 1)));
+      throw error;
+    }
     // No retry follows when none is left: the SDK's `maxRetries` for this request ran out with the budget.
     if (response.ok || !sdkWouldRetry(response) || this.requestsLeft <= 0) return response;
     return this.boundWait(response);
   };
 
-  /** The response, with its headers changed so that the SDK waits no longer than `maxDelayMs` before retrying. */
+  /** Whether a request of the current subscription has gone out: the next one is the SDK's retry. */
+  private attemptInSubscription = false;
+
+  /** A subscription (an attempt of the retry operator) begins: its first request is no retry of the SDK's. */
+  private startSubscription(): void {
+    this.attemptInSubscription = false;
+  }
+
+  /**
+   * The response, with its headers changed so that the SDK waits no longer than `maxDelayMs` before retrying; the
+   * wait is told to `retryWaits`.
+   */
   private boundWait(response: Response): Response {
     const asked = retryAfterMs(response.headers);
-    if (asked !== undefined && asked > 0 && asked <= this.maxDelayMs) return response;
+    if (asked !== undefined && asked > 0 && asked <= this.maxDelayMs) {
+      this.waits.next(asked);
+      return response;
+    }
     const headers = new Headers(response.headers);
     if (asked !== undefined && asked > this.maxDelayMs) {
       headers.set('x-should-retry', 'false');
@@ -130,7 +169,9 @@ export class UpstreamRetryBudget implements CallRetries {
       const step = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (this.sent - 1));
       const wait = this.config.jitter === 'none' ? step : Math.floor(Math.random() * step);
       // The SDK takes a wait of 0 as none given, and would use its own backoff (up to 8 s).
-      headers.set('retry-after-ms', String(Math.max(1, wait)));
+      const waitMs = Math.max(1, wait);
+      headers.set('retry-after-ms', String(waitMs));
+      this.waits.next(waitMs);
     }
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }

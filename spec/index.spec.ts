@@ -18,6 +18,7 @@ describe('the claude-rx barrel', () => {
         'finalMessages',
         'fromMessageStream',
         'fromStreamEvents',
+        'isBetaParams',
         'isOverload',
         'isRateLimitOrOverload',
         'isRunToolsMarker',

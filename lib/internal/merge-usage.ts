@@ -13,4 +13,9 @@ export function mergeUsage(usage: Anthropic.Messages.Usage, delta: Anthropic.Mes
   if (delta.cache_read_input_tokens != null) usage.cache_read_input_tokens = delta.cache_read_input_tokens;
   if (delta.server_tool_use != null) usage.server_tool_use = delta.server_tool_use;
   if (delta.output_tokens_details != null) usage.output_tokens_details = delta.output_tokens_details;
+  // The beta API's counters, as its BetaMessageStream merges them.
+  const beta = delta as Partial<Pick<Anthropic.Beta.Messages.BetaMessageDeltaUsage, 'iterations' | 'fallback_credit'>>;
+  const betaUsage = usage as Partial<Pick<Anthropic.Beta.Messages.BetaUsage, 'iterations' | 'fallback_credit'>>;
+  if (beta.iterations != null) betaUsage.iterations = beta.iterations;
+  if (beta.fallback_credit != null) betaUsage.fallback_credit = beta.fallback_credit;
 }

@@ -41,9 +41,9 @@ export const MESSAGE_CHANGED: DraftChange = -1;
 /** Nothing changed (an event before `message_start`, a marker, an unknown type). */
 export const NOTHING_CHANGED: DraftChange = -2;
 
-/** Block types whose `input` arrives as `input_json_delta` fragments (as the SDK's MessageStream decides). */
+/** Block types whose `input` arrives as `input_json_delta` fragments (as the SDK's BetaMessageStream decides). */
 function tracksToolInput(type: string): boolean {
-  return type === 'tool_use' || type === 'server_tool_use';
+  return type === 'tool_use' || type === 'server_tool_use' || type === 'mcp_tool_use';
 }
 
 /**
@@ -97,10 +97,12 @@ export class MessageDraft {
     // Markers (a retry's restart, runTools' turns) are not part of a message; the caller decides what they mean.
     if (isStreamRestart(event) || isRunToolsMarker(event)) return NOTHING_CHANGED;
     if (event.type === 'message_start') {
+      // A beta message has more fields (context management...) and block kinds: kept in the same draft, by shape.
+      const started = event.message as Message;
       this.message = {
-        ...deepFrozenCopy(event.message),
+        ...deepFrozenCopy(started),
         content: [],
-        usage: { ...deepFrozenCopy(event.message.usage) },
+        usage: { ...deepFrozenCopy(started.usage) },
       };
       this.frozenUsage = undefined;
       this.copyMessage = undefined;
@@ -115,7 +117,7 @@ export class MessageDraft {
         this.stoppedMessage = true;
         return MESSAGE_CHANGED;
       case 'message_delta':
-        applyMessageDelta(message, deepFrozenCopy(event));
+        applyMessageDelta(message, deepFrozenCopy(event as AnyMessageDeltaEvent));
         this.frozenUsage = undefined;
         this.copyMessage = undefined;
         return MESSAGE_CHANGED;
@@ -126,6 +128,9 @@ export class MessageDraft {
           block: { ...deepFrozenCopy(event.content_block as unknown as BlockDraft['block']) },
           stopped: false,
         };
+        // The final hop's fallback block names the model that served the answer (as the SDK's BetaMessageStream
+        // does). A snapshot copies the message's fields with the block, so it shows the new model.
+        if (event.content_block.type === 'fallback') message.model = event.content_block.to.model;
         return event.index;
       case 'content_block_stop': {
         const draft = this.blocks[event.index];
@@ -142,7 +147,9 @@ export class MessageDraft {
     }
   }
 
-  private applyDelta(event: Anthropic.Messages.RawContentBlockDeltaEvent): boolean {
+  private applyDelta(
+    event: Anthropic.Messages.RawContentBlockDeltaEvent | Anthropic.Beta.Messages.BetaRawContentBlockDeltaEvent,
+  ): boolean {
     const draft = this.blocks[event.index];
     if (!draft) return false;
     const block = draft.block;
@@ -186,7 +193,16 @@ export class MessageDraft {
           }
         }
         return true;
+      case 'compaction_delta':
+        if (block.type !== 'compaction') return false;
+        // The delta carries the block's final value (null content: the compaction failed): assigned, as the SDK does.
+        block.content = delta.content;
+        // A beta-gated key: copied only when the server sent it.
+        if ('encrypted_content' in delta) block.encrypted_content = delta.encrypted_content;
+        draft.copy = undefined;
+        return true;
       default: {
+        // The API adds delta kinds over time: an unknown one changes nothing here and is still forwarded.
         const unknown: never = delta;
         void unknown;
         return false;
@@ -311,10 +327,21 @@ function bestEffort(parser: IncrementalJsonParser): unknown {
   return parser.snapshot() ?? EMPTY_INPUT;
 }
 
-function applyMessageDelta(message: Message, event: Anthropic.Messages.RawMessageDeltaEvent): void {
+/** A `message_delta` of either API: the beta one has more fields, which the draft keeps by shape. */
+type AnyMessageDeltaEvent = Anthropic.Messages.RawMessageDeltaEvent &
+  Partial<Pick<Anthropic.Beta.Messages.BetaRawMessageDeltaEvent, 'context_management' | 'input_transformations'>>;
+
+function applyMessageDelta(message: Message, event: AnyMessageDeltaEvent): void {
   message.stop_reason = event.delta.stop_reason;
   message.stop_sequence = event.delta.stop_sequence;
   message.stop_details = event.delta.stop_details;
   if (event.delta.container != null) message.container = event.delta.container;
+  // Beta: set when the server sent them, as the SDK's BetaMessageStream does.
+  const beta = message as Message &
+    Partial<Pick<Anthropic.Beta.Messages.BetaMessage, 'context_management'>> & {
+      input_transformations?: unknown;
+    };
+  if (event.context_management != null) beta.context_management = event.context_management;
+  if (event.input_transformations != null) beta.input_transformations = event.input_transformations;
   mergeUsage(message.usage, event.usage);
 }

@@ -1,7 +1,7 @@
 import { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { Subscriber } from 'rxjs';
 import { IncompleteStreamError } from '../errors.js';
-import type { ClaudeStreamEvent } from '../types.js';
+import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
 import { MessageDraft } from './message-draft.js';
 import { rememberPartialMessage } from './partial-messages.js';
 
@@ -19,8 +19,8 @@ import { rememberPartialMessage } from './partial-messages.js';
  * only built when it is needed.
  */
 export async function pumpEvents(
-  subscriber: Subscriber<ClaudeStreamEvent>,
-  open: () => Promise<AsyncIterable<ClaudeStreamEvent>>,
+  subscriber: Subscriber<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
+  open: () => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>>,
   abortedByCaller: () => boolean = () => false,
 ): Promise<void> {
   const draft = new MessageDraft();

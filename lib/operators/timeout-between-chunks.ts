@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { asyncScheduler, isObservable, Observable, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
 import { ChunkTimeoutError, type ChunkTimeoutBound } from '../errors.js';
 import { show } from '../internal/show.js';
 import { MAX_TIMER_MS } from '../internal/timer-limits.js';
@@ -11,6 +11,14 @@ export interface TimeoutBetweenChunksOptions {
   readonly each?: number;
   /** The longest the whole stream may take; never reset. @defaultValue none */
   readonly total?: number;
+  /**
+   * New attempts of the same request before its first event (the SDK retrying before the first byte, inside one
+   * subscription): each value is the wait, in milliseconds, before the attempt starts; the `first` bound starts again
+   * after it, so that a retry's wait and earlier attempts do not count against it. Ignored after the first event.
+   * `ClaudeStreamService` feeds it from its retry budget.
+   * @defaultValue none
+   */
+  readonly retryWaits?: Observable<number>;
 }
 
 /**
@@ -69,7 +77,10 @@ export function timeoutBetweenChunks<T>(limits: number | TimeoutBetweenChunksOpt
   checkLimit('each', config.each);
   checkLimit('total', config.total);
   const first = config.first ?? config.each;
-  const { each, total } = config;
+  const { each, total, retryWaits } = config;
+  if (retryWaits !== undefined && !isObservable(retryWaits)) {
+    throw new TypeError('timeoutBetweenChunks: retryWaits must be an Observable of milliseconds');
+  }
   if (first === undefined && each === undefined && total === undefined) {
     throw new TypeError('timeoutBetweenChunks: give at least one of first, each or total');
   }
@@ -106,6 +117,15 @@ export function timeoutBetweenChunks<T>(limits: number | TimeoutBetweenChunksOpt
 
       if (first !== undefined) armGap(first);
       if (total !== undefined) totalTimer = scheduler.schedule(() => fire('total', total), total);
+      // Owned by the teardown: a retry's wait restarts `first`, as long as no event has come.
+      const waits =
+        first === undefined
+          ? undefined
+          : retryWaits?.subscribe((waitMs) => {
+              if (eventsSeen > 0 || subscriber.closed) return;
+              gapTimer?.unsubscribe();
+              armGap(Math.min(MAX_TIMER_MS, Math.max(0, waitMs) + first));
+            });
 
       let sourceSubscription: Subscription | undefined = undefined;
       sourceSubscription = source.subscribe({
@@ -126,6 +146,7 @@ export function timeoutBetweenChunks<T>(limits: number | TimeoutBetweenChunksOpt
         sourceSubscription?.unsubscribe();
         gapTimer?.unsubscribe();
         totalTimer?.unsubscribe();
+        waits?.unsubscribe();
       };
     });
 }

@@ -6,7 +6,7 @@ import { MessageDraft } from '../internal/message-draft.js';
 import { rememberPartialMessage } from '../internal/partial-messages.js';
 import { MaxTurnsExceededError } from '../run-tools-errors.js';
 import type { TurnEndEvent, TurnStartEvent } from '../run-tools-markers.js';
-import { isStreamRestart, type ClaudeRxEvent, type ClaudeStreamEvent } from '../types.js';
+import { isStreamRestart, type ClaudeBetaStreamEvent, type ClaudeRxEvent, type ClaudeStreamEvent } from '../types.js';
 import type { PreparedTool } from './prepare-tools.js';
 import { runToolCall } from './run-tool-call.js';
 
@@ -20,7 +20,7 @@ export interface TurnLoopOptions {
    * Sends one turn's request, with the conversation so far: a cold Observable of its stream events (subscribed once
    * per attempt). Injected, so that the loop runs on any client and under a `TestScheduler`.
    */
-  readonly request: (messages: MessageParam[], turn: number) => Observable<ClaudeStreamEvent>;
+  readonly request: (messages: MessageParam[], turn: number) => Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>;
   /** The tools to run, by name. */
   readonly tools: ReadonlyMap<string, PreparedTool>;
   /** The most requests in one run. */
@@ -29,7 +29,8 @@ export interface TurnLoopOptions {
   readonly concurrency: number;
   /** Applied to each request's events (a retry, a timeout). */
   readonly perRequest?:
-    ((events: Observable<ClaudeStreamEvent>, turn: number) => Observable<ClaudeRxEvent>) | undefined;
+    | ((events: Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>, turn: number) => Observable<ClaudeRxEvent>)
+    | undefined;
 }
 
 function isToolUse(block: Anthropic.Messages.ContentBlock): block is ToolUseBlock {
@@ -105,7 +106,8 @@ export function turnLoop(firstMessages: readonly MessageParam[], options: TurnLo
     defer(() => {
       const draft = new MessageDraft();
       const request$ = request([...history], turn);
-      const events$ = (perRequest ? perRequest(request$, turn) : request$).pipe(
+      const attempts$: Observable<ClaudeRxEvent> = perRequest ? perRequest(request$, turn) : request$;
+      const events$ = attempts$.pipe(
         tap({
           next(event: ClaudeRxEvent) {
             if (isStreamRestart(event)) draft.reset();

@@ -41,6 +41,33 @@ describe('timeoutBetweenChunks (marbles)', () => {
     });
   });
 
+  it('retryWaits: each wait before a new attempt restarts the first bound after it; ignored after an event', () => {
+    testScheduler().run(({ cold, hot, expectObservable }) => {
+      // An attempt fails at 8 ms asking to wait 20 ms; the next starts at 28 ms and answers at 35 ms (27 ms after the
+      // call began, beyond `first`: 10 ms), then stalls: the gap bound is unaffected by a wait told after it.
+      const waits = hot<number>('8ms a 19ms b 20ms c', { a: 20, b: 0, c: 1000 });
+      const source = cold('35ms x 9ms y', { x: 'x', y: 'y' });
+      const error = timedOut({ bound: 'each', limitMs: 10, eventsSeen: 2 });
+      expectObservable(source.pipe(timeoutBetweenChunks({ first: 10, each: 10, retryWaits: waits }))).toBe(
+        '35ms x 9ms y 9ms #',
+        { x: 'x', y: 'y' },
+        error,
+      );
+    });
+  });
+
+  it('retryWaits: a new attempt that does not answer in time still fails the first bound', () => {
+    testScheduler().run(({ cold, hot, expectObservable }) => {
+      const waits = hot<number>('8ms a 19ms b', { a: 20, b: 0 });
+      const error = timedOut({ bound: 'first', limitMs: 10, eventsSeen: 0 });
+      expectObservable(cold('-').pipe(timeoutBetweenChunks({ first: 10, retryWaits: waits }))).toBe(
+        '38ms #',
+        undefined,
+        error,
+      );
+    });
+  });
+
   it('empty: completes with the source', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('|');

@@ -126,6 +126,11 @@ interface Fault {
   readonly sse: SseOutcome;
   /** Upstream requests sent: 2 when the operator retried once (the SDK's own retries are off). */
   readonly requests: number;
+  /**
+   * Where the NestJS endpoint differs: its call shares one budget (1 + `retry.maxRetries` requests) between the SDK's
+   * retries before the first byte (408, 409, 429, 5xx, connection errors) and the operator's after it.
+   */
+  readonly nest?: { readonly sse?: SseOutcome; readonly requests: number };
   /** `aborted`: the client aborted the (last) upstream request; otherwise the server ended it. */
   readonly upstream?: 'aborted';
   /** The retry waited at least this long, measured at the server. */
@@ -174,10 +179,11 @@ const MATRIX: Fault[] = [
   { fault: 'HTTP 429, retry-after: 1',              replies: () => [errorReply(429, { retryAfterSeconds: 1 }), ok()],   claudeStream: completes(),                                     sse: done(),                                  requests: 2, waitMs: 990 },
   { fault: 'HTTP 429, retry-after: <HTTP date>',    replies: () => [errorReply(429, { retryAfterSeconds: inASecond() }), ok()], claudeStream: completes(),                             sse: done(),                                  requests: 2, waitMs: 400 },
   { fault: 'HTTP 429 twice (retries used up)',      replies: () => [errorReply(429, { retryAfterMs: 50 }), errorReply(429, { retryAfterMs: 50 })], claudeStream: fails(RateLimitError, { status: 429 }), sse: status(429, 'rate_limit_error', '1'), requests: 2, waitMs: 45 },
-  { fault: 'HTTP 500',                              replies: () => [errorReply(500)],                                   claudeStream: fails(InternalServerError, { status: 500 }),     sse: status(502, 'upstream_error'),           requests: 1 },
+  { fault: 'HTTP 500',                              replies: () => [errorReply(500), errorReply(500)],                  claudeStream: fails(InternalServerError, { status: 500 }),     sse: status(502, 'upstream_error'),           requests: 1, nest: { requests: 2 } },
+  { fault: 'HTTP 500, then an answer',              replies: () => [errorReply(500), ok()],                             claudeStream: fails(InternalServerError, { status: 500 }),     sse: status(502, 'upstream_error'),           requests: 1, nest: { sse: done(), requests: 2 } },
   { fault: 'HTTP 529 twice (retries used up)',      replies: () => [errorReply(529), errorReply(529)],                  claudeStream: fails(OverloadedError, { status: 529 }),         sse: status(503, 'overloaded_error'),         requests: 2 },
   { fault: 'connection refused',                    replies: () => [],                                                  claudeStream: fails(APIConnectionError),                       sse: status(502, 'upstream_error'),           requests: 0, refused: true },
-  { fault: 'socket reset before headers',           replies: () => [resetBeforeHeaders()],                              claudeStream: fails(APIConnectionError),                       sse: status(502, 'upstream_error'),           requests: 1 },
+  { fault: 'socket reset before headers',           replies: () => [resetBeforeHeaders(), resetBeforeHeaders()],        claudeStream: fails(APIConnectionError),                       sse: status(502, 'upstream_error'),           requests: 1, nest: { requests: 2 } },
   { fault: 'socket reset mid-stream',               replies: () => [streamReply(ANSWER, { resetAfter: AFTER_CONTENT })], claudeStream: fails(IncompleteStreamError, { cause: expect.objectContaining({ message: 'terminated' }) }), sse: errorEvent('incomplete_stream_error'), requests: 1 },
   { fault: 'clean end without message_stop',        replies: () => [streamReply(ANSWER, { omitMessageStop: true })],    claudeStream: fails(IncompleteStreamError, { cause: undefined, partial: expect.objectContaining({ stop_reason: 'end_turn' }) }), sse: errorEvent('incomplete_stream_error'), requests: 1 },
   { fault: 'event: error overloaded_error, after content',  replies: () => [midStreamError('overloaded_error')], claudeStream: fails(APIError, { status: undefined, type: 'overloaded_error' }), sse: errorEvent('overloaded_error'), requests: 1 },
@@ -302,7 +308,7 @@ describe('fault matrix: the NestJS SSE endpoint', () => {
         const read = await fetchSse(`${nest.url}/chat/stream?q=hello`, { pauseMs: fault.slow ? 10 : 0 });
         outputs.push(JSON.stringify([...read.headers]), read.raw);
 
-        const expected = fault.sse;
+        const expected = fault.nest?.sse ?? fault.sse;
         const names = read.events.map((event) => event.event);
         if (expected.kind === 'status') {
           expect(read.status).toBe(expected.status);
@@ -331,7 +337,7 @@ describe('fault matrix: the NestJS SSE endpoint', () => {
             .map((event) => JSON.parse(event.data) as ClaudeRxEvent);
           await fault.checkEvents(forwarded);
         }
-        await expectUpstream(server, fault);
+        await expectUpstream(server, fault.nest ? { ...fault, requests: fault.nest.requests } : fault);
         // The failure was logged (so the log lines searched below are not empty by accident).
         if (expected.kind !== 'done') expect(nest.logger.lines.join('\n')).toContain('Claude stream failed');
       } finally {
