@@ -91,7 +91,10 @@ export type ClaudeBetaStreamParams = Omit<Anthropic.Beta.Messages.MessageCreateP
  * };
  * ```
  */
-export type ClaudeStreamParams = Omit<Anthropic.Messages.MessageCreateParamsStreaming, 'stream'>;
+export type ClaudeStreamParams = Omit<Anthropic.Messages.MessageCreateParamsStreaming, 'stream'> & {
+  /** None here: params with `betas` are `ClaudeBetaStreamParams`, sent through `client.beta.messages`. */
+  readonly betas?: undefined;
+};
 
 /**
  * Per-request options passed to the SDK (`signal`, `timeout`, `headers`, `maxRetries`, ...).

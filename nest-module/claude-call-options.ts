@@ -1,5 +1,6 @@
 import type {
   ClaudeRequestOptions,
+  ClaudeBetaStreamParams,
   ClaudeStreamParams,
   RetryOnRateLimitOptions,
   TimeoutBetweenChunksOptions,
@@ -7,8 +8,9 @@ import type {
 import type { ToSseOptions } from './to-sse.js';
 
 /**
- * The request parameters of a `ClaudeStreamService` call: those of the Messages API (without `stream`), where
- * `model` and `max_tokens` may be left to the module's `defaults`.
+ * The request parameters of a `ClaudeStreamService` call: those of the Messages API (without `stream`), or of the
+ * beta API with `betas` (sent through `client.beta.messages`), where `model` and `max_tokens` may be left to the
+ * module's `defaults`.
  *
  * @example
  * ```ts
@@ -17,8 +19,11 @@ import type { ToSseOptions } from './to-sse.js';
  * const params: ClaudeCallParams = { messages: [{ role: 'user', content: 'Hello' }], stop_sequences: ['END'] };
  * ```
  */
-export type ClaudeCallParams = Omit<ClaudeStreamParams, 'model' | 'max_tokens'> &
-  Partial<Pick<ClaudeStreamParams, 'model' | 'max_tokens'>>;
+export type ClaudeCallParams = DefaultsLeftOut<ClaudeStreamParams> | DefaultsLeftOut<ClaudeBetaStreamParams>;
+
+/** Params where `model` and `max_tokens` may be left out (to the module's `defaults`). */
+type DefaultsLeftOut<P extends { model: unknown; max_tokens: unknown }> = Omit<P, 'model' | 'max_tokens'> &
+  Partial<Pick<P, 'model' | 'max_tokens'>>;
 
 /**
  * Per-call options of `ClaudeStreamService.stream()`, `text()` and `finalMessage()`.

@@ -1,8 +1,9 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import type { ClientOptions } from '@anthropic-ai/sdk';
 import {
   retryOnRateLimit,
   timeoutBetweenChunks,
+  type ClaudeBetaClient,
+  type ClaudeClient,
   type ClaudeStreamParams,
   type RetryOnRateLimitOptions,
   type TimeoutBetweenChunksOptions,
@@ -31,6 +32,20 @@ export interface ClaudeStreamSseOptions extends ToSseOptions {
 }
 
 /**
+ * What `ClaudeStreamModule` takes as its client: any Claude client, typed by what the module calls
+ * (`messages.create`, and `beta.messages.create` for params with `betas`).
+ *
+ * @example
+ * ```ts
+ * import { AnthropicFoundry } from '@anthropic-ai/foundry-sdk';
+ * import type { ClaudeModuleClient } from 'claude-rx/nest';
+ *
+ * const client: ClaudeModuleClient = new AnthropicFoundry({ apiKey, resource: 'my-resource' });
+ * ```
+ */
+export type ClaudeModuleClient = ClaudeClient & ClaudeBetaClient;
+
+/**
  * Options of `ClaudeStreamModule.forRoot()` (and what a `forRootAsync()` factory returns).
  *
  * Give `client`, or what builds one: `apiKey`, `baseURL`, `clientOptions` (by default the SDK reads
@@ -56,8 +71,12 @@ export interface ClaudeStreamSseOptions extends ToSseOptions {
  * ```
  */
 export interface ClaudeStreamModuleOptions {
-  /** The Anthropic client to use, instead of building one (then `apiKey`, `baseURL` and `clientOptions` must be left out). @defaultValue one built from the options below */
-  readonly client?: Anthropic;
+  /**
+   * The Claude client to use, instead of building one (then `apiKey`, `baseURL` and `clientOptions` must be left
+   * out): `Anthropic`, or a platform's (`AnthropicBedrock`, `AnthropicVertex`, `AnthropicFoundry`).
+   * @defaultValue an `Anthropic` client built from the options below
+   */
+  readonly client?: ClaudeModuleClient;
   /** The API key of the client built. @defaultValue the `ANTHROPIC_API_KEY` environment variable */
   readonly apiKey?: string;
   /** The API's base URL. @defaultValue the `ANTHROPIC_BASE_URL` environment variable, else `https://api.anthropic.com` */
@@ -156,7 +175,7 @@ function checkClientOptions(options: Record<string, unknown>): void {
   if (client !== undefined) {
     const messages: unknown = isObject(client) ? client['messages'] : undefined;
     if (!isObject(messages) || typeof messages['create'] !== 'function') {
-      fail('options.client must be an Anthropic client (new Anthropic(...))');
+      fail('options.client must be a Claude client with messages.create (new Anthropic(...), AnthropicVertex...)');
     }
     const also = ['apiKey', 'baseURL', 'clientOptions'].filter((name) => options[name] !== undefined);
     if (also.length > 0)

@@ -13,7 +13,7 @@ import {
 } from '../lib/index.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG } from './claude-stream.constants.js';
-import type { ClaudeStreamConfig } from './claude-stream.options.js';
+import type { ClaudeModuleClient, ClaudeStreamConfig } from './claude-stream.options.js';
 import { ShutdownRegistry } from './shutdown-registry.js';
 import { SseResponder } from './sse-responder.js';
 import { retriesFor, type CallRetries } from './upstream-retry-budget.js';
@@ -51,7 +51,7 @@ export interface ClaudeSseRunToolsOptions extends ClaudeRunToolsOptions, ClaudeS
 /**
  * Claude's streaming Messages API for Nest: `claudeStream` with the module's defaults, retry and timeout, plus
  * `sse()` for `@Sse()` routes. Every method is lazy and cancellable like `claudeStream`: nothing is sent before
- * subscription, and unsubscribing aborts the request. `client` is the Anthropic instance, for everything else.
+ * subscription, and unsubscribing aborts the request. `client` is the Claude client, for everything else.
  *
  * When the application shuts down (`app.close()`, or a signal with `enableShutdownHooks()`), every call still open
  * is ended with a `ClaudeStreamShutdownError`, which aborts its request, and new calls fail with it.
@@ -79,8 +79,12 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
   private readonly responder: SseResponder;
 
   constructor(
-    /** The Anthropic client (the `CLAUDE_STREAM_CLIENT` provider), for what the service does not cover. */
-    @Inject(CLAUDE_STREAM_CLIENT) readonly client: Anthropic,
+    /**
+     * The Claude client (the `CLAUDE_STREAM_CLIENT` provider), for what the service does not cover; typed by what the
+     * module calls. For the rest of a client's API, inject it with its own type:
+     * `@Inject(CLAUDE_STREAM_CLIENT) client: Anthropic`.
+     */
+    @Inject(CLAUDE_STREAM_CLIENT) readonly client: ClaudeModuleClient,
     @Inject(CLAUDE_STREAM_CONFIG) private readonly config: ClaudeStreamConfig,
   ) {
     this.responder = new SseResponder(config, new Logger('ClaudeStreamService'));

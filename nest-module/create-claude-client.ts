@@ -1,5 +1,5 @@
 import Anthropic, { type ClientOptions } from '@anthropic-ai/sdk';
-import type { ClaudeStreamModuleOptions } from './claude-stream.options.js';
+import type { ClaudeModuleClient, ClaudeStreamModuleOptions } from './claude-stream.options.js';
 
 const CREDENTIAL_OPTIONS = ['apiKey', 'authToken', 'credentials', 'config', 'profile'] as const;
 const CREDENTIAL_VARIABLES = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_PROFILE'] as const;
@@ -18,7 +18,7 @@ function redact(message: string, secrets: readonly unknown[]): string {
  * anywhere the SDK would look by default (options or environment); the key's value is never put in a message.
  * Options are assumed validated by `resolveClaudeStreamConfig`.
  */
-export function createClaudeClient(options: ClaudeStreamModuleOptions): Anthropic {
+export function createClaudeClient(options: ClaudeStreamModuleOptions): ClaudeModuleClient {
   if (options.client) return options.client;
   const clientOptions: ClientOptions = { ...options.clientOptions };
   if (options.apiKey !== undefined) clientOptions.apiKey = options.apiKey;

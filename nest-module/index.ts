@@ -3,6 +3,7 @@ export { ClaudeStreamService } from './claude-stream.service.js';
 export type { ClaudeRunToolsOptions, ClaudeSseRunToolsOptions } from './claude-stream.service.js';
 export { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_MODULE_OPTIONS } from './claude-stream.constants.js';
 export type {
+  ClaudeModuleClient,
   ClaudeStreamModuleOptions,
   ClaudeStreamOptionsFactory,
   ClaudeStreamSseOptions,
