@@ -57,14 +57,16 @@ function withAbortSignal<T>(factory: (signal: AbortSignal) => Observable<T>): Ob
   return new Observable<T>((subscriber) => {
     const controller = new AbortController();
     let ended = false;
+    // An end that comes after the subscriber left (it unsubscribed inside `run`, which then returned) is no end for
+    // it: the tool ran past the unsubscribe, so its signal still fires.
     const subscription = factory(controller.signal).subscribe({
       next: (value) => subscriber.next(value),
       error(error: unknown) {
-        ended = true;
+        ended = !subscriber.closed;
         subscriber.error(error);
       },
       complete() {
-        ended = true;
+        ended = !subscriber.closed;
         subscriber.complete();
       },
     });
