@@ -545,8 +545,8 @@ describe('runTools', () => {
           type: 'tool_result',
           tool_use_id: 'toolu_invalid',
           content:
-            'Invalid input for tool "get_weather": input.city: expected string, got integer; ' +
-            'input: unexpected property "country"',
+            'Invalid input for tool "get_weather": input: unexpected property "country"; ' +
+            'input.city: expected string, got integer',
           is_error: true,
         },
         {

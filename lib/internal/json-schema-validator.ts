@@ -15,6 +15,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 /** At most this many problems are reported: the first ones are what the model needs to fix. */
 const MAX_PROBLEMS = 10;
 
+/** An Ajv error as `verbose` reports it, its `params` typed for what they are: unknown until looked at. */
+type AjvError = ErrorObject<string, Record<string, unknown>, unknown>;
+
 /** The problems of a value, as messages such as `input.city: expected string, got number`; empty when it conforms. */
 export type JsonSchemaCheck = (value: unknown) => string[];
 
@@ -44,14 +47,18 @@ const DRAFT_2020_12: Draft = {
   create: (options) => new Ajv2020(options),
   metaSchemaId: 'https://json-schema.org/draft/2020-12/schema',
 };
-const DRAFT_07: Draft = { create: (options) => new Ajv(options), metaSchemaId: 'http://json-schema.org/draft-07/schema' };
+const DRAFT_07: Draft = {
+  create: (options) => new Ajv(options),
+  metaSchemaId: 'http://json-schema.org/draft-07/schema',
+};
 
 function draftOf(schema: Readonly<Record<string, unknown>>): Draft {
   const declared = schema['$schema'];
-  if (declared === undefined || /^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/.test(String(declared))) {
-    return DRAFT_2020_12;
+  if (declared === undefined) return DRAFT_2020_12;
+  if (typeof declared === 'string') {
+    if (/^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/.test(declared)) return DRAFT_2020_12;
+    if (/^https?:\/\/json-schema\.org\/draft-07\/schema#?$/.test(declared)) return DRAFT_07;
   }
-  if (/^https?:\/\/json-schema\.org\/draft-07\/schema#?$/.test(String(declared))) return DRAFT_07;
   throw new TypeError(`$schema ${quote(declared)} is not supported: use draft 2020-12 (the default) or draft-07`);
 }
 
@@ -80,7 +87,7 @@ export function compileJsonSchema(schema: Readonly<Record<string, unknown>>): Js
   const draft = draftOf(schema);
   const metaSchema = metaSchemaOf(draft);
   if (!metaSchema(schema)) {
-    const [error] = metaSchema.errors ?? [];
+    const [error] = (metaSchema.errors ?? []) as AjvError[];
     throw new TypeError(`it is not a valid JSON Schema: ${error ? describeMetaError(error) : 'unknown error'}`);
   }
   // An instance per schema: two tools may use the same `$id`, and an instance keeps what it compiled.
@@ -91,7 +98,7 @@ export function compileJsonSchema(schema: Readonly<Record<string, unknown>>): Js
     schemaType: 'string',
     compile(format: string, _parent, it) {
       throw new TypeError(
-        `format ${quote(format)} at ${it.errSchemaPath} cannot be checked: claude-rx checks no format; ` +
+        `format ${quote(format)} at ${it.errSchemaPath}: claude-rx checks no format; ` +
           'drop it (a pattern can say the same), or give a Standard Schema such as zod that checks it',
       );
     },
@@ -103,11 +110,18 @@ export function compileJsonSchema(schema: Readonly<Record<string, unknown>>): Js
     if (error instanceof TypeError) throw error;
     throw new TypeError(error instanceof Error ? error.message : String(error), { cause: error });
   }
-  return (value) =>
-    validate(value) ? [] : new Problems(validate.errors ?? [], value, schema).describe().slice(0, MAX_PROBLEMS);
+  // An async schema's check answers with a Promise, which would pass any input.
+  if ((validate as { $async?: unknown }).$async === true) throw new TypeError('$async schemas are not supported');
+  return (value) => {
+    if (validate(value)) return [];
+    const errors = (validate.errors ?? []) as AjvError[];
+    // Verbose errors hold the input: not kept by the tool once its problems are told.
+    validate.errors = null;
+    return new Problems(errors, value, schema).describe().slice(0, MAX_PROBLEMS);
+  };
 }
 
-function describeMetaError(error: ErrorObject): string {
+function describeMetaError(error: AjvError): string {
   const allowed = error.params['allowedValues'];
   const detail = Array.isArray(allowed) ? ` (${allowed.map(quote).join(', ')})` : '';
   return `#${error.instancePath} ${error.message ?? error.keyword}${detail}`;
@@ -115,130 +129,114 @@ function describeMetaError(error: ErrorObject): string {
 
 /** The errors Ajv reports, in its order, as problems for the model. */
 class Problems {
+  /** The paths at which each schema's `type` failed: its other keywords would only repeat the mismatch. */
+  private readonly typeFailures = new Map<unknown, Set<string>>();
+
   constructor(
-    private readonly errors: readonly ErrorObject[],
+    private readonly errors: readonly AjvError[],
     private readonly input: unknown,
     private readonly root: unknown,
-  ) {}
+  ) {
+    for (const error of errors) {
+      if (error.keyword !== 'type') continue;
+      const paths = this.typeFailures.get(error.parentSchema) ?? new Set();
+      this.typeFailures.set(error.parentSchema, paths.add(error.instancePath));
+    }
+  }
 
-  /** The problems of `errors[start..end)`. Wrapping keywords (anyOf...) come after the errors of what they wrap. */
+  /** The problems of `errors[start..end)`. A wrapper (an anyOf...) comes after the errors of what it wraps. */
   describe(start = 0, end = this.errors.length): string[] {
     const problems: string[] = [];
     let index = end - 1;
     while (index >= start) {
       const error = this.errors[index]!;
       const wrapped = WRAPPERS.has(error.keyword) ? this.wrappedStart(error, start, index) : index;
-      if (!this.shadowedByType(error, start, end)) {
-        problems.push(...this.describeWrapper(error, wrapped, index).reverse());
-      }
+      const shadowed =
+        error.keyword !== 'type' && this.typeFailures.get(error.parentSchema)?.has(error.instancePath) === true;
+      if (!shadowed) problems.push(...this.describeOne(error, wrapped, index).reverse());
       index = wrapped - 1;
     }
     return problems.reverse();
   }
 
-  /** What a wrapper (or a plain error, with nothing wrapped) says, given the errors it wraps, `[from, at)`. */
-  private describeWrapper(error: ErrorObject, from: number, at: number): string[] {
+  /** What `error` says, given the errors it wraps, `[from, at)`. */
+  private describeOne(error: AjvError, from: number, at: number): string[] {
     const path = this.pathOf(error.instancePath);
-    switch (error.keyword) {
-      case 'anyOf':
-      case 'oneOf': {
-        const passing = error.params['passingSchemas'];
-        const detail = Array.isArray(passing)
-          ? `it matches ${passing.length}`
-          : this.optionGroups(error, from, at)
-              .map(([groupStart, groupEnd]) => this.describe(groupStart, groupEnd)[0])
-              .filter((problem) => problem !== undefined)
-              .join('; ');
-        const which = error.keyword === 'anyOf' ? 'at least one' : 'exactly one';
-        return [`${path}: must match ${which} of the options${detail === '' ? '' : ` (${detail})`}`];
-      }
-      case 'contains':
-        // The items that do not match are not the problem: that none (or too few) do is.
-        return [`${path}: ${error.message ?? 'must contain a matching item'}`];
-      case 'if':
-      case 'propertyNames':
-        // What `then`/`else` or the property name breaks says it all.
-        return this.describe(from, at);
-      default: {
-        const problem = describeError(error);
-        if (problem === undefined) return [];
-        const name = (error as { propertyName?: unknown }).propertyName;
-        return [typeof name === 'string' ? `${path}: property name ${quote(name)} ${problem}` : `${path}: ${problem}`];
-      }
+    if (error.keyword === 'anyOf' || error.keyword === 'oneOf') {
+      const passing = error.params['passingSchemas'];
+      const detail = Array.isArray(passing)
+        ? `it matches ${passing.length}`
+        : this.optionGroups(error, from, at)
+            .map(([groupStart, groupEnd]) => this.describe(groupStart, groupEnd)[0])
+            .filter((problem) => problem !== undefined)
+            .join('; ');
+      const which = error.keyword === 'anyOf' ? 'at least one' : 'exactly one';
+      return [`${path}: must match ${which} of the options${detail === '' ? '' : ` (${detail})`}`];
     }
+    const problem = describeError(error);
+    if (problem === undefined) return [];
+    const name = (error as { propertyName?: unknown }).propertyName;
+    return [typeof name === 'string' ? `${path}: property name ${quote(name)} ${problem}` : `${path}: ${problem}`];
   }
 
-  /** Where the errors wrapped by `errors[at]` start: they come right before it, at its path or below. */
-  private wrappedStart(wrapper: ErrorObject, start: number, at: number): number {
+  /** Where the errors wrapped by `errors[at]` start: right before it, at its path or below, in what it applies. */
+  private wrappedStart(wrapper: AjvError, start: number, at: number): number {
     const within = this.schemasWithin(wrapper);
     let index = at;
     while (index > start) {
       const error = this.errors[index - 1]!;
-      const sameLevel = error.parentSchema === wrapper.parentSchema && error.instancePath === wrapper.instancePath;
-      const below = error.instancePath === wrapper.instancePath || error.instancePath.startsWith(`${wrapper.instancePath}/`);
+      const sibling = error.parentSchema === wrapper.parentSchema && error.instancePath === wrapper.instancePath;
+      const below =
+        error.instancePath === wrapper.instancePath || error.instancePath.startsWith(`${wrapper.instancePath}/`);
       const inside =
         error.schemaPath.startsWith(`${wrapper.schemaPath}/`) ||
-        (typeof error.parentSchema === 'object' && within.some((schemas) => schemas.has(error.parentSchema!)));
-      if (sameLevel || !below || !inside) break;
+        within.some((schemas) => schemas.has(error.parentSchema));
+      if (sibling || !below || !inside) break;
       index--;
     }
     return index;
   }
 
-  /** The errors of `[from, at)` split by the option of `wrapper` (an anyOf or a oneOf) they belong to. */
-  private optionGroups(wrapper: ErrorObject, from: number, at: number): [number, number][] {
+  /** The errors of `[from, at)`, each a range, split by the option of `wrapper` (an anyOf, a oneOf) they are from. */
+  private optionGroups(wrapper: AjvError, from: number, at: number): [number, number][] {
     const within = this.schemasWithin(wrapper);
     const groups: [number, number][] = [];
     let option = 0;
     for (let index = from; index < at; index++) {
       const error = this.errors[index]!;
-      const belongs = (candidate: number) =>
-        error.schemaPath === `${wrapper.schemaPath}/${candidate}` ||
-        error.schemaPath.startsWith(`${wrapper.schemaPath}/${candidate}/`) ||
-        (typeof error.parentSchema === 'object' && within[candidate]!.has(error.parentSchema));
-      while (option < within.length - 1 && !belongs(option)) option++;
-      const last = groups.at(-1);
-      if (last && groups.length - 1 === option) last[1] = index + 1;
+      // The schema path names the option, unless the error comes from behind a $ref: then, the first option from
+      // the current one on that reaches its schema (the options' errors come in their order).
+      const named = /^\/(\d+)(\/|$)/.exec(error.schemaPath.slice(wrapper.schemaPath.length));
+      if (named && error.schemaPath.startsWith(wrapper.schemaPath)) option = Number(named[1]);
       else {
-        while (groups.length < option) groups.push([index, index]);
-        groups.push([index, index + 1]);
+        const reaching = within.findIndex(
+          (schemas, candidate) => candidate >= option && schemas.has(error.parentSchema),
+        );
+        if (reaching !== -1) option = reaching;
       }
+      const group = groups[option];
+      if (group) group[1] = index + 1;
+      else groups[option] = [index, index + 1];
     }
-    return groups;
+    return groups.filter((group) => group !== undefined);
   }
 
   /** For each subschema a wrapper applies (each option of an anyOf...), every schema it reaches, `$ref`s followed. */
-  private schemasWithin(wrapper: ErrorObject): Set<object>[] {
+  private schemasWithin(wrapper: AjvError): Set<unknown>[] {
     const options: unknown[] = Array.isArray(wrapper.schema) ? wrapper.schema : [wrapper.schema];
     return options.map((option) => {
-      const reached = new Set<object>();
-      const pending = [option];
+      const reached = new Set<unknown>();
+      const pending: unknown[] = [option];
       while (pending.length > 0) {
         const node = pending.pop();
         if (typeof node !== 'object' || node === null || reached.has(node)) continue;
         reached.add(node);
         const ref = (node as { $ref?: unknown }).$ref;
         if (typeof ref === 'string') pending.push(resolvePointer(this.root, ref));
-        pending.push(...Object.values(node));
+        pending.push(...(Object.values(node) as unknown[]));
       }
       return reached;
     });
-  }
-
-  /** Whether a `type` error of the same schema at the same path makes `error` a repetition of it. */
-  private shadowedByType(error: ErrorObject, start: number, end: number): boolean {
-    if (error.keyword === 'type') return false;
-    for (let index = start; index < end; index++) {
-      const other = this.errors[index]!;
-      if (
-        other.keyword === 'type' &&
-        other.parentSchema === error.parentSchema &&
-        other.instancePath === error.instancePath
-      ) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** `input.cities[1]` for the JSON pointer `/cities/1`: an array's index in brackets, an odd key quoted. */
@@ -257,17 +255,23 @@ class Problems {
   }
 }
 
-/** Keywords whose errors follow those of the subschemas they apply, which they explain or summarise. */
-const WRAPPERS = new Set(['anyOf', 'oneOf', 'contains', 'if', 'propertyNames']);
+/**
+ * Keywords whose error follows the errors of the subschemas they apply, which it sums up: for `contains`, the items
+ * that do not match are not the problem, that too few do is.
+ */
+const WRAPPERS = new Set(['anyOf', 'oneOf', 'contains']);
 
 /** What an error says was expected, in the words of the messages before Ajv; Ajv's own message otherwise. */
-function describeError(error: ErrorObject): string | undefined {
+function describeError(error: AjvError): string | undefined {
   const { params, data } = error;
-  const limit = params['limit'];
+  const limit = String(params['limit']);
   switch (error.keyword) {
     case 'type': {
-      const types = params['type'];
-      return `expected ${(Array.isArray(types) ? types : String(types).split(',')).join(' or ')}, got ${jsonTypeOf(data)}`;
+      const declared = params['type'];
+      const types = Array.isArray(declared) ? declared.map(String) : String(declared).split(',');
+      // OpenAPI's `nullable: true`, which Ajv knows, lets null in too.
+      if (error.parentSchema?.['nullable'] === true && !types.includes('null')) types.push('null');
+      return `expected ${types.join(' or ')}, got ${jsonTypeOf(data)}`;
     }
     case 'enum':
       return `must be one of ${(params['allowedValues'] as unknown[]).map(quote).join(', ')}, got ${quote(data)}`;
@@ -294,9 +298,9 @@ function describeError(error: ErrorObject): string | undefined {
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return `must be ${params['comparison']} ${limit}, got ${data}`;
+      return `must be ${String(params['comparison'])} ${limit}, got ${quote(data)}`;
     case 'multipleOf':
-      return `must be a multiple of ${params['multipleOf']}, got ${data}`;
+      return `must be a multiple of ${String(params['multipleOf'])}, got ${quote(data)}`;
     case 'minItems':
     case 'maxItems':
     case 'items':
@@ -313,9 +317,13 @@ function describeError(error: ErrorObject): string | undefined {
         `got ${Object.keys(data as object).length}`
       );
     case 'uniqueItems':
-      return `must not have duplicate items (items ${params['j']} and ${params['i']} are equal)`;
+      return `must not have duplicate items (items ${String(params['j'])} and ${String(params['i'])} are equal)`;
     case 'false schema':
       return 'no value is allowed here';
+    case 'if':
+    case 'propertyNames':
+      // The errors of `then`/`else`, or of the property name, come before and say it all.
+      return undefined;
     default:
       return error.message;
   }

@@ -1,27 +1,11 @@
-import { jsonSchemaProblems } from './json-schema.js';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { compileJsonSchema } from './json-schema-validator.js';
 
 /**
- * The part of the Standard Schema interface (https://standardschema.dev) that claude-rx uses: zod (3.24+ and 4),
- * Valibot, ArkType and others implement it, so no schema library is imported here.
+ * The Standard Schema interface (https://standardschema.dev), as `@standard-schema/spec` declares it: zod (3.24+ and
+ * 4), Valibot, ArkType and others implement it, so no schema library is imported here.
  */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  readonly '~standard': {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
-  };
-}
-
-/** What a Standard Schema's `validate` returns. */
-export type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | {
-      readonly issues: ReadonlyArray<{
-        readonly message: string;
-        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
-      }>;
-    };
+export type { StandardSchemaV1 };
 
 /** The output type of a Standard Schema. */
 export type InferSchemaOutput<S> = S extends StandardSchemaV1<unknown, infer Output> ? Output : unknown;
@@ -57,10 +41,7 @@ function jsonSchemaOf(schema: StandardSchemaV1): unknown {
   return undefined;
 }
 
-function describeIssue(issue: {
-  readonly message: string;
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
-}): string {
+function describeIssue(issue: StandardSchemaV1.Issue): string {
   let path = 'input';
   for (const segment of issue.path ?? []) {
     const key = typeof segment === 'object' ? segment.key : segment;
@@ -69,13 +50,14 @@ function describeIssue(issue: {
   return `${path}: ${issue.message}`;
 }
 
-function fromStandardResult(result: StandardResult<unknown>): InputCheck {
+function fromStandardResult(result: StandardSchemaV1.Result<unknown>): InputCheck {
   return result.issues ? { ok: false, problems: result.issues.map(describeIssue) } : { ok: true, value: result.value };
 }
 
 /**
  * Prepares a tool's `inputSchema` (a JSON schema or a Standard Schema), and `jsonSchema` when given to override what
- * is sent. Throws a `TypeError` naming the tool when no object JSON schema can be had.
+ * is sent. Throws a `TypeError` naming the tool when no object JSON schema can be had, or when a JSON schema cannot be
+ * checked in full (an unknown keyword, a `format`, an unresolved `$ref`...): a JSON schema is compiled here, once.
  */
 export function prepareSchema(
   toolName: string,
@@ -109,10 +91,16 @@ export function prepareSchema(
   }
   const schema = checkObjectSchema(where, inputSchema, field);
   const sent = jsonSchema === undefined ? schema : checkObjectSchema(where, jsonSchema, 'jsonSchema');
+  let problemsOf: (input: unknown) => string[];
+  try {
+    problemsOf = compileJsonSchema(schema);
+  } catch (error) {
+    throw new TypeError(`${where}: its ${field} cannot be checked: ${(error as Error).message}`, { cause: error });
+  }
   return {
     jsonSchema: sent,
     check: (input) => {
-      const problems = jsonSchemaProblems(schema, input);
+      const problems = problemsOf(input);
       return problems.length === 0 ? { ok: true, value: input } : { ok: false, problems };
     },
   };

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Observable } from 'rxjs';
-import type { StandardSchemaV1 } from '../internal/tool-schema.js';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 
 type ToolResultBlockParam = Anthropic.Messages.ToolResultBlockParam;
 type ToolUseBlock = Anthropic.Messages.ToolUseBlock;
@@ -45,9 +45,17 @@ export interface RunnableTool<Input = unknown> {
   /** What it does and when to use it: the model reads this. @defaultValue none */
   readonly description?: string;
   /**
-   * Its input: a JSON schema of `type: 'object'` (checked by claude-rx's own validator; see `runTools` for the
-   * keywords it knows), or a Standard Schema such as a zod 4 schema (checked with its own `validate`; its output,
-   * with zod's transforms and defaults applied, is what `run` receives). claude-rx never imports zod itself.
+   * Its input: a JSON schema of `type: 'object'`, or a Standard Schema such as a zod 4 schema (checked with its own
+   * `validate`; its output, with zod's transforms and defaults applied, is what `run` receives). claude-rx never
+   * imports zod itself.
+   *
+   * A JSON schema is checked by Ajv, compiled once when `runTools` is called: as draft 2020-12, or as draft-07 when
+   * its `$schema` says so. Each problem of an input is named by its path (`input.cities[1]`) in the `is_error` result
+   * the model reads, ten at most. What Ajv cannot judge is refused then and there, with a `TypeError` naming the tool,
+   * rather than let through: a keyword it does not know (the annotations `description`, `title`, `examples`,
+   * `default`, `deprecated`, `readOnly`, `writeOnly`, `$comment` are known, as are `$id`, `$defs` and `definitions`),
+   * any `format` (none is checked: drop it, or say the same with `pattern`), a `$ref` that does not resolve, a
+   * `pattern` JavaScript cannot compile, and a schema its draft's meta-schema rejects.
    */
   readonly inputSchema: Anthropic.Messages.Tool.InputSchema | StandardSchemaV1<unknown, Input>;
   /**
