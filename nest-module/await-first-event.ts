@@ -68,7 +68,11 @@ export function awaitFirstEvent<T, R>(
 
     const replay = new Observable<T>((subscriber) => {
       consumer = subscriber;
-      for (const value of buffered.splice(0)) subscriber.next(value);
+      for (const value of buffered.splice(0)) {
+        // A subscriber that leaves on one of them is handed no more (the teardown below still runs).
+        if (subscriber.closed) break;
+        subscriber.next(value);
+      }
       if (ending) {
         if ('error' in ending) subscriber.error(ending.error);
         else subscriber.complete();

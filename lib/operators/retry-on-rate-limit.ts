@@ -195,7 +195,7 @@ export function retryOnRateLimit(config: RetryOnRateLimitOptions = {}): Operator
               return;
             }
             if (held) release();
-            subscriber.next(event);
+            if (!subscriber.closed) subscriber.next(event);
           },
           complete() {
             release();
@@ -228,6 +228,8 @@ export function retryOnRateLimit(config: RetryOnRateLimitOptions = {}): Operator
               fail(thrown);
               return;
             }
+            // A consumer that left inside `onRetry` is told nothing more, and no wait is scheduled.
+            if (subscriber.closed) return;
             if (deliveredContent) {
               const marker: StreamRestartEvent = { type: 'stream_restart', attempt, delayMs, error };
               subscriber.next(marker);

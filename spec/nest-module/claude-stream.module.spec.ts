@@ -204,7 +204,7 @@ describe('bad options fail at start-up, naming the option and never the key', ()
       { client: new Anthropic({ apiKey: 'x' }), apiKey: SECRET },
       /options\.client.*options\.apiKey/,
     ],
-    ['a client that is not one', { client: {} }, /options\.client must be an Anthropic client/],
+    ['a client that is not one', { client: {} }, /options\.client must be a Claude client with messages\.create/],
     ['the key twice', { apiKey: SECRET, clientOptions: { apiKey: SECRET } }, /API key is given twice/],
     ['an unknown option', { apiKey: SECRET, default: { model: MODEL } }, /options\.default is not an option/],
     ['isGlobal in the factory', { apiKey: SECRET, isGlobal: true }, /options\.isGlobal belongs to forRootAsync/],
