@@ -7,6 +7,7 @@ import {
   runTools,
   textOnly,
   tokenUsage,
+  toolInputs,
   type ClaudeBetaStreamEvent,
   type ClaudeRxEvent,
 } from 'claude-rx';
@@ -149,6 +150,17 @@ describe('beta streams', () => {
       type: 'content_block_delta',
       index: 0,
       delta: { type: 'compaction_delta', content: 'the user said hi.', encrypted_content: 'enc_1' },
+    });
+  });
+
+  it("follow an MCP tool call's input with toolInputs()", async () => {
+    fake.server.enqueue(streamReply(betaEvents()));
+    const inputs = await collect(claudeStream(fake.client, BETA_PARAMS).pipe(toolInputs()));
+    expect(inputs.at(-1)).toMatchObject({
+      done: true,
+      blockType: 'mcp_tool_use',
+      id: 'mcptoolu_1',
+      input: { query: 'streaming', limit: 3 },
     });
   });
 

@@ -12,8 +12,11 @@ export interface ToolInputBlock {
   readonly id: string;
   /** The tool's name. */
   readonly name: string;
-  /** `tool_use` for your tools, `server_tool_use` for tools the API runs (web search...). */
-  readonly blockType: 'tool_use' | 'server_tool_use';
+  /**
+   * `tool_use` for your tools, `server_tool_use` for tools the API runs (web search...), `mcp_tool_use` for an MCP
+   * server's tools (beta MCP connector).
+   */
+  readonly blockType: 'tool_use' | 'server_tool_use' | 'mcp_tool_use';
 }
 
 /** A tool's input while it streams. */
@@ -69,7 +72,7 @@ export type ToolInput = ToolInputProgress | ToolInputComplete;
  *
  * - next: a `ToolInputProgress` (`done: false`) per `input_json_delta` with the JSON so far and a best-effort
  *   `partial` value; a `ToolInputComplete` (`done: true`) at the block's `content_block_stop` with the parsed input
- *   (a block that never stops, cut by `max_tokens`, gets none). Both `tool_use` and `server_tool_use` blocks are
+ *   (a block that never stops, cut by `max_tokens`, gets none). `tool_use`, `server_tool_use` and (beta) `mcp_tool_use` blocks are
  *   followed;
  * - error: `ToolInputParseError` naming the block (index, id, tool name) at the first character that cannot be
  *   JSON, or when a block ends with its JSON incomplete; otherwise the source's error;
@@ -106,7 +109,7 @@ export function toolInputs(): OperatorFunction<ClaudeRxEvent, ToolInput> {
           }
           if (event.type === 'content_block_start') {
             const block = event.content_block;
-            if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+            if (block.type === 'tool_use' || block.type === 'server_tool_use' || block.type === 'mcp_tool_use') {
               const info = { index: event.index, id: block.id, name: block.name, blockType: block.type } as const;
               open.set(event.index, { block: info, parser: new IncrementalJsonParser(), startInput: block.input });
             }
