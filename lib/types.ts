@@ -129,8 +129,9 @@ export interface StreamRestartEvent {
 }
 
 /**
- * What the claude-rx operators accept: the stream's events (of the beta API too), the restart marker of `retryOnRateLimit`, and the
- * `turn_start` / `turn_end` / `tool_result` markers of `runTools` (which the content operators skip).
+ * What the claude-rx operators accept: the stream's events (of the beta API too), the restart marker of
+ * `retryOnRateLimit`, and the `turn_start` / `turn_end` / `tool_result` markers of `runTools` (which the content
+ * operators skip).
  *
  * @example
  * ```ts
