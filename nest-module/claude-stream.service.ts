@@ -92,7 +92,8 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
 
   /**
    * Streams a call's events: `claudeStream` with the module's `defaults` under `params`, then its `timeout` and
-   * `retry` (each replaceable per call).
+   * `retry` (each replaceable per call). The call sends at most `1 + retry.maxRetries` requests, the SDK's own
+   * retries before the first byte included (see `ClaudeStreamModuleOptions.retry`); `timeout.first` bounds each.
    *
    * - next: every event, `message_start` to `message_stop` (a `stream_restart` marker too, with
    *   `retry.restartAfterContent`);
@@ -102,7 +103,7 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    *
    * @param params Request parameters; `model` and `max_tokens` may come from the module's `defaults`.
    * @param opts `signal`, SDK `requestOptions`, and `retry`/`timeout` for this call.
-   * @returns A cold Observable: each subscription sends one request.
+   * @returns A cold Observable: each subscription is a call of its own.
    * @throws TypeError at once when `model` or `max_tokens` is set neither here nor in `defaults`, or an option is bad.
    *
    * @example
