@@ -4,6 +4,7 @@ import {
   claudeStream,
   defineTool,
   finalMessage,
+  fromMessageStream,
   runTools,
   textOnly,
   tokenUsage,
@@ -151,6 +152,13 @@ describe('beta streams', () => {
       index: 0,
       delta: { type: 'compaction_delta', content: 'the user said hi.', encrypted_content: 'enc_1' },
     });
+  });
+
+  it("come from the SDK's BetaMessageStream too (fromMessageStream)", async () => {
+    const expected = await sdkFinalMessage();
+    fake.server.enqueue(streamReply(betaEvents()));
+    const events$: Observable<ClaudeBetaStreamEvent> = fromMessageStream(fake.client.beta.messages.stream(BETA_PARAMS));
+    expect(await lastValueFrom(events$.pipe(finalMessage()))).toEqual(expected);
   });
 
   it("follow an MCP tool call's input with toolInputs()", async () => {
