@@ -39,8 +39,8 @@ describe('turnLoop (marbles)', () => {
     const seen: string[] = [];
     const sent: Anthropic.Messages.MessageParam[][] = [];
     scheduler.run(({ cold, flush }) => {
-      const call = marblesOf(toolUseMessage('now', {}, { toolUseId: 'toolu_1' }) as ClaudeStreamEvent[]);
-      const answer = marblesOf(textMessage('Noon.') as ClaudeStreamEvent[]);
+      const call = marblesOf(toolUseMessage('now', {}, { toolUseId: 'toolu_1' }));
+      const answer = marblesOf(textMessage('Noon.'));
       const now = defineTool({
         name: 'now',
         inputSchema: { type: 'object' },
@@ -84,7 +84,7 @@ describe('turnLoop (marbles)', () => {
     const wrapped: number[] = [];
     let frames = 0;
     scheduler.run(({ cold, flush }) => {
-      const call = marblesOf(toolUseMessage('now', {}) as ClaudeStreamEvent[]);
+      const call = marblesOf(toolUseMessage('now', {}));
       frames = Object.keys(call.values).length;
       const now = defineTool({ name: 'now', inputSchema: { type: 'object' }, run: () => of('noon') });
       turnLoop(QUESTION, {
