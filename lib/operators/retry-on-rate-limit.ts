@@ -234,8 +234,8 @@ export function retryOnRateLimit(config: RetryOnRateLimitOptions = {}): Operator
               const marker: StreamRestartEvent = { type: 'stream_restart', attempt, delayMs, error };
               subscriber.next(marker);
             }
-            // The consumer may have left inside `onRetry` or on the marker: its teardown has run already, so a wait
-            // scheduled now would outlive it and send a paid request nobody reads.
+            // The consumer may have left on the marker: its teardown has run already, so a wait scheduled now would
+            // outlive it and send a paid request nobody reads.
             if (subscriber.closed) return;
             wait = asyncScheduler.schedule(() => {
               wait = undefined;
