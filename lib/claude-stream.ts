@@ -111,7 +111,7 @@ function requestFor(
         'claudeStream: params with betas need a client with beta.messages.create (e.g. new Anthropic())',
       );
     }
-    return (options) => beta.create({ ...params, stream: true }, options);
+    return (options) => beta.create({ ...params, betas: [...params.betas], stream: true }, options);
   }
   const messages = (client as Partial<ClaudeClient> | null)?.messages;
   if (typeof messages?.create !== 'function') {

@@ -75,7 +75,7 @@ export interface ClaudeBetaClient {
  */
 export type ClaudeBetaStreamParams = Omit<Anthropic.Beta.Messages.MessageCreateParamsStreaming, 'stream' | 'betas'> & {
   /** The betas to enable (the `anthropic-beta` header). */
-  readonly betas: Anthropic.Beta.AnthropicBeta[];
+  readonly betas: readonly Anthropic.Beta.AnthropicBeta[];
 };
 
 /**

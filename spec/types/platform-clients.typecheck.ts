@@ -21,6 +21,7 @@ import { ClaudeStreamModule } from 'claude-rx/nest';
 
 const params = { model: 'claude-sonnet-5-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hi' }] };
 const betaParams = { ...params, betas: ['compact-2026-01-12'] };
+const readonlyBetas = { ...params, betas: ['compact-2026-01-12'] as const };
 
 export function everyClient(): void {
   const clients = [
@@ -32,10 +33,11 @@ export function everyClient(): void {
   for (const client of clients) {
     const events: Observable<ClaudeStreamEvent> = claudeStream(client, params);
     const betaEvents: Observable<ClaudeBetaStreamEvent> = claudeStream(client, betaParams);
+    const readonlyBetaEvents: Observable<ClaudeBetaStreamEvent> = claudeStream(client, readonlyBetas);
     const text: Observable<string> = betaEvents.pipe(textOnly());
     const run: Observable<RunToolsEvent> = runTools(client, params, { tools: [] });
     const betaRun: Observable<RunToolsEvent> = runTools(client, betaParams, { tools: [] });
-    void [events, text, run, betaRun, events.pipe(accumulateMessage())];
+    void [events, text, run, betaRun, readonlyBetaEvents, events.pipe(accumulateMessage())];
     void ClaudeStreamModule.forRoot({ client, defaults: { model: 'claude-sonnet-5-5', max_tokens: 64 } });
   }
 }
