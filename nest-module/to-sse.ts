@@ -40,7 +40,17 @@ const DELTA_TYPES: ReadonlySet<string> = new Set(
   } satisfies Record<Anthropic.Beta.Messages.BetaRawContentBlockDelta['type'], true>),
 );
 
-/** What `ToSseOptions.events` is asked about: a stream event (of the beta API too) or a runTools marker. */
+/**
+ * What `ToSseOptions.events` is asked about: a stream event (of the beta API too) or a runTools marker.
+ *
+ * @example
+ * ```ts
+ * import { toSse, type SseFilteredEvent } from 'claude-rx/nest';
+ *
+ * const textAndTools = (event: SseFilteredEvent) => event.type === 'tool_result' || event.type === 'content_block_delta';
+ * toSse({ events: textAndTools });
+ * ```
+ */
 export type SseFilteredEvent = ClaudeStreamEvent | ClaudeBetaStreamEvent | RunToolsMarker;
 
 /** Options of `toSse` (and the `sse` options of `ClaudeStreamModule` and `ClaudeStreamService.sse()`). */

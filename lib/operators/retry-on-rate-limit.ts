@@ -57,6 +57,11 @@ export interface RetryOnRateLimitOptions {
  * The former name of `RetryOnRateLimitOptions`.
  *
  * @deprecated Use `RetryOnRateLimitOptions`: every options type of claude-rx is named `*Options`.
+ *
+ * @example
+ * ```ts
+ * import type { RetryOnRateLimitOptions } from 'claude-rx'; // instead of RetryOnRateLimitConfig
+ * ```
  */
 export type RetryOnRateLimitConfig = RetryOnRateLimitOptions;
 

@@ -25,6 +25,11 @@ export interface TimeoutBetweenChunksOptions {
  * The former name of `TimeoutBetweenChunksOptions`.
  *
  * @deprecated Use `TimeoutBetweenChunksOptions`: every options type of claude-rx is named `*Options`.
+ *
+ * @example
+ * ```ts
+ * import type { TimeoutBetweenChunksOptions } from 'claude-rx'; // instead of TimeoutBetweenChunksConfig
+ * ```
  */
 export type TimeoutBetweenChunksConfig = TimeoutBetweenChunksOptions;
 

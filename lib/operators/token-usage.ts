@@ -7,7 +7,17 @@ import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 /** How the stream that `tokenUsage` watched ended. */
 export type TokenUsageEnd = 'complete' | 'error' | 'unsubscribe';
 
-/** What `onEnd` is told besides the total. */
+/**
+ * What `onEnd` is told besides the total.
+ *
+ * @example
+ * ```ts
+ * import { tokenUsage, type TokenUsageEndInfo } from 'claude-rx';
+ *
+ * const bill = (info: TokenUsageEndInfo) => (info.lowerBound ? 'at least' : 'exactly');
+ * tokenUsage({ onEnd: (total, end, info) => console.log(bill(info), total?.output_tokens, 'output tokens') });
+ * ```
+ */
 export interface TokenUsageEndInfo {
   /**
    * `true` when a message counted was cut short before its final `message_delta` (a dropped connection, an

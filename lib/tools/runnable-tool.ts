@@ -96,7 +96,19 @@ export interface ApiRunnableTool<Input = Record<string, unknown>> extends Omit<A
   run(input: Input, context: ToolRunContext): ToolOutput | PromiseLike<ToolOutput> | Observable<ToolOutput>;
 }
 
-/** What `runTools` takes as a tool: `defineTool`'s shape (`inputSchema`) or the API's (`input_schema`). */
+/**
+ * What `runTools` takes as a tool: `defineTool`'s shape (`inputSchema`) or the API's (`input_schema`).
+ *
+ * @example
+ * ```ts
+ * import type { ToolDefinition } from 'claude-rx';
+ *
+ * const tools: ToolDefinition[] = [
+ *   { name: 'now', inputSchema: { type: 'object' }, run: () => new Date().toISOString() },
+ *   { name: 'today', input_schema: { type: 'object' }, run: () => new Date().toDateString() },
+ * ];
+ * ```
+ */
 export type ToolDefinition = RunnableTool | ApiRunnableTool;
 
 /** The output type of a Standard Schema, as its `~standard.types` declares it. */
