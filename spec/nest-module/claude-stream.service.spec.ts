@@ -16,6 +16,7 @@ import {
 import {
   ClaudeStreamModule,
   ClaudeStreamService,
+  ClaudeStreamNotResumableException,
   ClaudeStreamShutdownError,
   ClaudeUpstreamException,
   toSse,
@@ -478,6 +479,15 @@ describe('runTools()', () => {
       expect(calls).toEqual([{ word: 'hi' }]);
       expect(server.requests).toHaveLength(2);
       expect(messagesOf(server.requests[1]!)).toHaveLength(3);
+    });
+
+    it('answers a request that carries Last-Event-ID with 204, without a request upstream or a tool run', async () => {
+      const service = await serviceWith();
+      const pending = service.sseRunTools({ messages: MESSAGES }, { tools: [echo], lastEventId: '12' });
+      await expect(pending).rejects.toBeInstanceOf(ClaudeStreamNotResumableException);
+      await expect(pending).rejects.toMatchObject({ status: 204, lastEventId: '12' });
+      expect(server.requests).toHaveLength(0);
+      expect(calls).toEqual([]);
     });
 
     it("sends a failed tool's result as is_error with a fixed message, never what the tool threw", async () => {
