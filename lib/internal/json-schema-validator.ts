@@ -84,6 +84,24 @@ function metaSchemaOf(draft: Draft): ValidateFunction {
  * ```
  */
 export function compileJsonSchema(schema: Readonly<Record<string, unknown>>): JsonSchemaCheck {
+  // Keyed by the schema's text, not its object: a schema changed in place after a first call is compiled anew.
+  const key = JSON.stringify(schema);
+  const known = compiled.get(key);
+  if (known) return known;
+  const check = compileNow(schema);
+  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, check);
+  return check;
+}
+
+/**
+ * How many compiled schemas are kept. Why keep any: `runTools` prepares its tools at every call (a Nest route calls it
+ * per request), and compiling a schema costs about a millisecond; the same tools come back call after call.
+ */
+const MAX_COMPILED = 256;
+const compiled = new Map<string, JsonSchemaCheck>();
+
+function compileNow(schema: Readonly<Record<string, unknown>>): JsonSchemaCheck {
   const draft = draftOf(schema);
   const metaSchema = metaSchemaOf(draft);
   if (!metaSchema(schema)) {

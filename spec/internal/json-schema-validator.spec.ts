@@ -371,9 +371,10 @@ describe('prepareSchema (a JSON schema)', () => {
 
   it('compiles the schema once, when the tool is prepared, not at each check', async () => {
     const compile = jest.spyOn(Ajv2020.prototype, 'compile');
+    // A schema of its own: one compiled by another test is kept, and would not be compiled again.
     const prepared = prepareSchema(
       'get_weather',
-      { type: 'object', properties: { city: { type: 'string' } } },
+      { type: 'object', description: 'once', properties: { city: { type: 'string' } } },
       undefined,
     );
     expect(compile).toHaveBeenCalledTimes(1);
@@ -384,6 +385,23 @@ describe('prepareSchema (a JSON schema)', () => {
       problems: ['input.city: expected string, got integer'],
     });
     expect(compile).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps a compiled schema for the next preparation of the same schema (runTools is called per request)', () => {
+    const compile = jest.spyOn(Ajv2020.prototype, 'compile');
+    const schema: Record<string, unknown> = {
+      type: 'object',
+      description: 'kept',
+      properties: { n: { type: 'integer' } },
+    };
+    prepareSchema('count', schema, undefined);
+    prepareSchema('count', { ...schema }, undefined);
+    expect(compile).toHaveBeenCalledTimes(1);
+    // Changed in place: what is checked is the schema as it is now.
+    schema['required'] = ['n'];
+    const prepared = prepareSchema('count', schema, undefined);
+    expect(compile).toHaveBeenCalledTimes(2);
+    expect(prepared.check({})).toEqual({ ok: false, problems: [expect.stringContaining('"n"')] });
   });
 
   it('throws a TypeError naming the tool and what cannot be checked', () => {
