@@ -13,7 +13,14 @@ export type ClaudeRxErrorCode =
   | 'CLAUDE_RX_CHUNK_TIMEOUT'
   | 'CLAUDE_RX_TOOL_INPUT_PARSE'
   | 'CLAUDE_RX_MAX_TURNS_EXCEEDED'
-  | 'CLAUDE_RX_SHUTDOWN';
+  | 'CLAUDE_RX_SHUTDOWN'
+  | 'CLAUDE_RX_STREAM_ID'
+  | 'CLAUDE_RX_STREAM_NOT_FOUND'
+  | 'CLAUDE_RX_STREAM_ENDED'
+  | 'CLAUDE_RX_STREAM_GAP'
+  | 'CLAUDE_RX_STREAM_LOST'
+  | 'CLAUDE_RX_STREAM_LIMIT'
+  | 'CLAUDE_RX_CALLS_HELD';
 
 /** Marks the errors of every copy of claude-rx in the process: `Symbol.for` is shared by the ESM and CJS builds. */
 const BRAND = Symbol.for('claude-rx.error');

@@ -51,3 +51,38 @@ export { finalConversation, finalMessages } from './operators/final-conversation
 export { isRunToolsMarker } from './run-tools-markers.js';
 export type { RunToolsMarker, ToolResultEvent, TurnEndEvent, TurnStartEvent } from './run-tools-markers.js';
 export { MaxTurnsExceededError } from './run-tools-errors.js';
+export { describeFailure } from './sse/describe-failure.js';
+export type { ClaudeFailureType, FailureDescription } from './sse/describe-failure.js';
+export { toSseFrames } from './sse/to-sse-frames.js';
+export type { SseEventSelector, SseFilteredEvent, SseFramesOptions } from './sse/to-sse-frames.js';
+export type {
+  SseComment,
+  SseErrorData,
+  SseFrame,
+  SseMessage,
+  SseRestartData,
+  SseStoppedData,
+} from './sse/sse-frame.js';
+export { checkHeartbeatMs, sseHeartbeat } from './sse/sse-heartbeat.js';
+export { encodeSse } from './sse/encode-sse.js';
+export { CallsHeldError } from './shared-backoff/calls-held-error.js';
+export { SharedBackoff } from './shared-backoff/shared-backoff.js';
+export type {
+  StoredEvent,
+  StreamCreateOptions,
+  StreamInfo,
+  StreamState,
+  StreamStore,
+} from './resumable/stream-store.js';
+export { MemoryStreamStore } from './resumable/memory-stream-store.js';
+export {
+  ResumableStreamError,
+  StreamEndedError,
+  StreamGapError,
+  StreamIdError,
+  StreamLimitError,
+  StreamLostError,
+  StreamNotFoundError,
+} from './resumable/stream-errors.js';
+export { ResumableStreams } from './resumable/resumable-streams.js';
+export type { ResumableStream, ResumableStreamsOptions, StreamOwnerOptions } from './resumable/resumable-streams.js';

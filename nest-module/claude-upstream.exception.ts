@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import type { ClaudeFailureType, FailureDescription } from './describe-failure.js';
+import type { ClaudeFailureType, FailureDescription } from '../lib/index.js';
 
 const STATUS_TEXTS: Readonly<Record<number, string>> = {
   429: 'Too Many Requests',

@@ -1,4 +1,4 @@
-import { describeFailure } from './describe-failure.js';
+import { describeFailure } from '../lib/index.js';
 import { ClaudeUpstreamException } from './claude-upstream.exception.js';
 
 /**

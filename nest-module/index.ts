@@ -11,11 +11,13 @@ export type {
 export type { ClaudeStreamModuleAsyncOptions } from './claude-stream.module-definition.js';
 export type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 export { toSse } from './to-sse.js';
-export type { SseErrorData, SseEventSelector, SseFilteredEvent, SseRestartData, ToSseOptions } from './to-sse.js';
+export type { ToSseOptions } from './to-sse.js';
+// The wire format's types live in `claude-rx` (a plain node:http server and the browser client use them too).
+export type { SseErrorData, SseEventSelector, SseFilteredEvent, SseRestartData } from '../lib/index.js';
 export { httpExceptionFor } from './http-exception-for.js';
 export { ClaudeUpstreamException } from './claude-upstream.exception.js';
 export { ClaudeUpstreamExceptionFilter } from './claude-upstream-exception.filter.js';
-export type { ClaudeFailureType } from './describe-failure.js';
+export type { ClaudeFailureType } from '../lib/index.js';
 export { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 export { ClientAbortSignal } from './client-abort-signal.decorator.js';
 export { LastEventId } from './last-event-id.decorator.js';

@@ -1,12 +1,11 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { Logger, type MessageEvent } from '@nestjs/common';
 import { tap, type Observable } from 'rxjs';
-import { isRunToolsMarker, type ClaudeRxEvent } from '../lib/index.js';
+import { describeFailure, isRunToolsMarker, type ClaudeRxEvent } from '../lib/index.js';
 import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeSseCallOptions } from './claude-call-options.js';
 import type { ClaudeStreamConfig } from './claude-stream.options.js';
 import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
-import { describeFailure } from './describe-failure.js';
 import { httpExceptionFor } from './http-exception-for.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
 

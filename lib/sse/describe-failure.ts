@@ -1,23 +1,37 @@
 import { APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import {
-  ChunkTimeoutError,
-  IncompleteStreamError,
-  isOverload,
-  isRateLimitOrOverload,
-  retryAfterMs,
-} from '../lib/index.js';
-import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
+import { ClaudeRxError } from '../claude-rx-error.js';
+import { ChunkTimeoutError, IncompleteStreamError } from '../errors.js';
+import { isOverload, isRateLimitOrOverload, retryAfterMs } from '../rate-limit.js';
+import { StreamLostError } from '../resumable/stream-errors.js';
+import { CallsHeldError } from '../shared-backoff/calls-held-error.js';
 
-/** The kinds of failure a client is told about, in the SSE `error` event and in the body of an HTTP error. */
+/**
+ * The kinds of failure a client is told about, in the SSE `error` event and in the body of an HTTP error.
+ *
+ * @example
+ * ```ts
+ * import type { ClaudeFailureType } from 'claude-rx';
+ * const worthRetrying: readonly ClaudeFailureType[] = ['rate_limit_error', 'overloaded_error', 'stream_lost'];
+ * ```
+ */
 export type ClaudeFailureType =
   | 'rate_limit_error'
   | 'overloaded_error'
   | 'timeout_error'
   | 'incomplete_stream_error'
   | 'server_shutdown'
+  | 'stream_lost'
   | 'upstream_error';
 
-/** What may be said about a failure to the client: nothing from the upstream's message, headers or stack. */
+/**
+ * What may be said about a failure to the client: nothing from the upstream's message, headers or stack.
+ *
+ * @example
+ * ```ts
+ * import { describeFailure } from 'claude-rx';
+ * const { status, type, message } = describeFailure(error); // e.g. 429, 'rate_limit_error', a fixed sentence
+ * ```
+ */
 export interface FailureDescription {
   readonly type: ClaudeFailureType;
   /** A fixed message per type, never the upstream's own (which could name the account or the key's state). */
@@ -36,6 +50,7 @@ const MESSAGES: Record<ClaudeFailureType, string> = {
   timeout_error: 'Claude did not answer in time.',
   incomplete_stream_error: 'The answer from Claude was cut off.',
   server_shutdown: 'The server is shutting down; try again later.',
+  stream_lost: 'The server producing the answer stopped; try again.',
   upstream_error: 'The request to Claude failed.',
 };
 
@@ -52,9 +67,23 @@ function described(
  * Classifies a failure of a Claude stream (by class and `error.type`, never by message text) into what a client may
  * be told. Anything unrecognised is an `upstream_error` (502): the only thing in these pipelines that fails is the
  * call to the API.
+ *
+ * @param error What the stream failed with.
+ * @returns The kind, a fixed message, whether it is worth retrying, and the HTTP status to answer with.
+ *
+ * @example
+ * ```ts
+ * import { describeFailure } from 'claude-rx';
+ *
+ * events$.subscribe({ error: (error) => res.writeHead(describeFailure(error).status).end() });
+ * ```
  */
 export function describeFailure(error: unknown): FailureDescription {
-  if (error instanceof ClaudeStreamShutdownError) return described('server_shutdown', 503, true);
+  // By code: the shutdown error is the Nest module's, which this folder may not import.
+  if (error instanceof ClaudeRxError && error.code === 'CLAUDE_RX_SHUTDOWN')
+    return described('server_shutdown', 503, true);
+  if (error instanceof StreamLostError) return described('stream_lost', 502, true);
+  if (error instanceof CallsHeldError) return described('rate_limit_error', 429, true, error.retryAfterMs);
   if (error instanceof ChunkTimeoutError || error instanceof APIConnectionTimeoutError) {
     return described('timeout_error', 504, true);
   }
