@@ -63,7 +63,7 @@ export type {
   SseRestartData,
   SseStoppedData,
 } from './sse/sse-frame.js';
-export { checkHeartbeatMs, sseHeartbeat } from './sse/sse-heartbeat.js';
+export { sseHeartbeat } from './sse/sse-heartbeat.js';
 export { encodeSse } from './sse/encode-sse.js';
 export { CallsHeldError } from './shared-backoff/calls-held-error.js';
 export { SharedBackoff } from './shared-backoff/shared-backoff.js';
@@ -86,3 +86,5 @@ export {
 } from './resumable/stream-errors.js';
 export { ResumableStreams } from './resumable/resumable-streams.js';
 export type { ResumableStream, ResumableStreamsOptions, StreamOwnerOptions } from './resumable/resumable-streams.js';
+export { serveSse } from './sse/serve-sse.js';
+export type { ServeSseOptions } from './sse/serve-sse.js';

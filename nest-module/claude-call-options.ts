@@ -65,9 +65,16 @@ export interface ClaudeSseCallOptions extends ClaudeCallOptions, ToSseOptions {
   readonly subscribeTimeoutMs?: number;
   /**
    * The request's `Last-Event-ID` (read it with `@LastEventId()`): set when an `EventSource` reconnects. A request
-   * that carries one never starts a new generation upstream; without resumable streams it is answered with 204 No
-   * Content (a `ClaudeStreamNotResumableException`), which stops the `EventSource`.
+   * that carries one never starts a new generation upstream: with `resume` it is answered as `resume()` is (the rest
+   * of the stream; 204 after its final event; 404; 400); without, with 204 No Content (a
+   * `ClaudeStreamNotResumableException`), which stops the `EventSource`.
    * @defaultValue none
    */
   readonly lastEventId?: string | undefined;
+  /**
+   * Whom the stream belongs to, in resume mode (e.g. the signed-in user's id): only the same owner may resume or stop
+   * it, and one owner may have at most `resume.maxStreamsPerOwner` live streams (429 beyond). Ignored without `resume`.
+   * @defaultValue nobody: whoever has the stream's id may resume or stop it
+   */
+  readonly owner?: string | undefined;
 }

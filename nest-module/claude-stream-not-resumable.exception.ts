@@ -2,8 +2,10 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 
 /**
  * What `ClaudeStreamService.sse()` and `sseRunTools()` reject with when the request carries a `Last-Event-ID` (an
- * `EventSource` reconnecting) and the stream cannot be resumed: Nest answers 204 No Content, which tells an
- * `EventSource` to stop reconnecting. No request goes upstream: a reconnect must never start a new, paid generation.
+ * `EventSource` reconnecting) and there is nothing to resume: resumable streams are off (`resume` not set), or the id
+ * is that of the stream's final event (`done`, `error`, `stopped`: the client has everything); `resume()` too. Nest
+ * answers 204 No Content, which tells an `EventSource` to stop reconnecting. No request goes upstream: a reconnect
+ * must never start a new, paid generation.
  *
  * It is an answer, not a failure: it is not logged as one, and its body is empty.
  *

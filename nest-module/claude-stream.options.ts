@@ -1,11 +1,15 @@
 import type { ClientOptions } from '@anthropic-ai/sdk';
 import {
+  MemoryStreamStore,
+  ResumableStreams,
   retryOnRateLimit,
   timeoutBetweenChunks,
   type ClaudeBetaClient,
   type ClaudeClient,
   type ClaudeStreamParams,
+  type ResumableStreamsOptions,
   type RetryOnRateLimitOptions,
+  type StreamStore,
   type TimeoutBetweenChunksOptions,
 } from '../lib/index.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
@@ -30,6 +34,20 @@ export interface ClaudeStreamSseOptions extends ToSseOptions {
    */
   readonly subscribeTimeoutMs?: number;
 }
+
+/**
+ * The `resume` option of `ClaudeStreamModule`: how resumable streams run. Every field has a default, so `{}` (or
+ * `true`) turns them on as they are.
+ *
+ * @example
+ * ```ts
+ * import { ClaudeStreamModule, type ClaudeStreamResumeOptions } from 'claude-rx/nest';
+ *
+ * const resume: ClaudeStreamResumeOptions = { graceMs: 30_000, ttlMs: 600_000, maxStreamsPerOwner: 3 };
+ * ClaudeStreamModule.forRoot({ resume });
+ * ```
+ */
+export type ClaudeStreamResumeOptions = Omit<ResumableStreamsOptions, 'store'>;
 
 /**
  * What `ClaudeStreamModule` takes as its client: any Claude client, typed by what the module calls
@@ -104,6 +122,21 @@ export interface ClaudeStreamModuleOptions {
   readonly timeout?: number | TimeoutBetweenChunksOptions | false;
   /** SSE settings for `sse()`. @defaultValue `{ heartbeatMs: 15000, subscribeTimeoutMs: 5000 }`, every event */
   readonly sse?: ClaudeStreamSseOptions;
+  /**
+   * What the instances of the application share: the events of resumable streams, stop requests, reader presence,
+   * and the rate-limit backoff (a 429 or 529 that asked to wait holds new calls for the same key and model until
+   * then). A `RedisStreamStore` (`claude-rx/redis`) for many instances.
+   * @defaultValue a `MemoryStreamStore` of this process
+   */
+  readonly store?: StreamStore;
+  /**
+   * Makes `sse()` and `sseRunTools()` resumable (`true` or `{}` for the defaults): a stream runs apart from its
+   * connection, every SSE `id` names the stream and the position, a disconnect starts `graceMs` instead of aborting,
+   * a reconnect with `Last-Event-ID` gets the rest (`resume()`), and `stop()` ends it from any request. A closed tab
+   * keeps generating (and paying) for up to `graceMs`.
+   * @defaultValue off: a disconnect aborts the request at once, and a `Last-Event-ID` is answered with 204
+   */
+  readonly resume?: boolean | ClaudeStreamResumeOptions;
 }
 
 /** The module's options validated and defaulted: what `ClaudeStreamService` runs with. */
@@ -113,6 +146,9 @@ export interface ClaudeStreamConfig {
   readonly timeout: number | TimeoutBetweenChunksOptions | false;
   readonly sse: ToSseOptions;
   readonly subscribeTimeoutMs: number;
+  readonly store: StreamStore;
+  /** The resumable streams, when `resume` is on. */
+  readonly streams: ResumableStreams | undefined;
 }
 
 /** The module's default `retry`: short enough for a request that a browser is waiting on. */
@@ -130,6 +166,8 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'retry',
   'timeout',
   'sse',
+  'store',
+  'resume',
 ]);
 const SSE_OPTION_NAMES: ReadonlySet<string> = new Set(['heartbeatMs', 'events', 'subscribeTimeoutMs']);
 
@@ -224,6 +262,55 @@ function checkSse(sse: unknown): { sse: ToSseOptions; subscribeTimeoutMs: number
   return { sse: toSseOptions, subscribeTimeoutMs: subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS };
 }
 
+function storeAndStreams(options: Record<string, unknown>): {
+  store: StreamStore;
+  streams: ResumableStreams | undefined;
+} {
+  const store = checkStore(options['store']);
+  return { store, streams: checkResume(options['resume'], store) };
+}
+
+const STORE_METHODS = [
+  'create',
+  'append',
+  'info',
+  'read',
+  'renewLease',
+  'requestStop',
+  'stopRequests',
+  'attachReader',
+  'detachReader',
+  'hasReaders',
+  'holdCalls',
+  'callsHeldUntil',
+] as const;
+
+function checkStore(store: unknown): StreamStore {
+  if (store === undefined) return new MemoryStreamStore();
+  const missing = isObject(store)
+    ? STORE_METHODS.filter((name) => typeof store[name] !== 'function')
+    : [...STORE_METHODS];
+  if (missing.length > 0) {
+    fail(`options.store must be a StreamStore (MemoryStreamStore, RedisStreamStore); it has no ${missing.join(', ')}`);
+  }
+  return store as unknown as StreamStore;
+}
+
+function checkResume(resume: unknown, store: StreamStore): ResumableStreams | undefined {
+  if (resume === undefined || resume === false) return undefined;
+  if (resume !== true && !isObject(resume))
+    fail(`options.resume must be true, false or an object, got ${kindOf(resume)}`);
+  const options = resume === true ? {} : resume;
+  if ('store' in options) fail('options.resume.store is not an option: give the store as options.store');
+  try {
+    return new ResumableStreams({ ...(options as ClaudeStreamResumeOptions), store });
+  } catch (error) {
+    fail(
+      `invalid options.resume: ${error instanceof Error ? error.message.replace(/^ResumableStreams: /, '') : String(error)}`,
+    );
+  }
+}
+
 /**
  * Validates the module's options and fills in the defaults. Throws a `TypeError` that names the option and says
  * why; the API key's value never appears in it.
@@ -257,6 +344,7 @@ export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig 
     timeout:
       timeout === false || typeof timeout === 'number' ? timeout : { ...(timeout as TimeoutBetweenChunksOptions) },
     ...checkSse(options['sse']),
+    ...storeAndStreams(options),
   };
 }
 

@@ -1,22 +1,27 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
-import { defer, Observable } from 'rxjs';
+import { defer, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import {
   claudeStream,
   finalMessage,
   runTools,
+  SharedBackoff,
   textOnly,
+  type ClaudeRequestOptions,
   type ClaudeRxEvent,
   type ClaudeStreamParams,
+  type RetryOnRateLimitOptions,
   type RunToolsEvent,
   type RunToolsOptions,
 } from '../lib/index.js';
 import type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 import { CLAUDE_STREAM_CLIENT, CLAUDE_STREAM_CONFIG } from './claude-stream.constants.js';
 import type { ClaudeModuleClient, ClaudeStreamConfig } from './claude-stream.options.js';
+import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
+import { ResumableSseResponder } from './resumable-sse-responder.js';
 import { ShutdownRegistry } from './shutdown-registry.js';
 import { SseResponder } from './sse-responder.js';
-import { retriesFor, type CallRetries } from './upstream-retry-budget.js';
+import { DEFAULT_MAX_DELAY_MS, retriesFor, type CallRetries } from './upstream-retry-budget.js';
 import { timeoutsFor } from './upstream-timeout.js';
 
 /**
@@ -77,6 +82,9 @@ export interface ClaudeSseRunToolsOptions extends ClaudeRunToolsOptions, ClaudeS
 export class ClaudeStreamService implements BeforeApplicationShutdown {
   private readonly shutdownRegistry = new ShutdownRegistry();
   private readonly responder: SseResponder;
+  /** Resume mode's responder, when the module's `resume` is on. */
+  private readonly resumable: ResumableSseResponder | undefined;
+  private readonly backoff: SharedBackoff;
 
   constructor(
     /**
@@ -87,7 +95,12 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     @Inject(CLAUDE_STREAM_CLIENT) readonly client: ClaudeModuleClient,
     @Inject(CLAUDE_STREAM_CONFIG) private readonly config: ClaudeStreamConfig,
   ) {
-    this.responder = new SseResponder(config, new Logger('ClaudeStreamService'));
+    const logger = new Logger('ClaudeStreamService');
+    this.responder = new SseResponder(config, logger);
+    this.resumable =
+      config.streams &&
+      new ResumableSseResponder(config.streams, config, (error) => this.responder.logFailure(error), logger);
+    this.backoff = new SharedBackoff(config.store);
   }
 
   /**
@@ -119,13 +132,18 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
     const timeoutFor = timeoutsFor(timeout);
     const newRetries = retriesFor(retry);
+    const backoff = this.backoffFor(body.model, retry);
     // Each subscription is a call of its own, with a budget of its own.
     const events = defer(() => {
       const retries = newRetries();
-      // Deferred, so that each attempt of the retry asks the budget for what is left.
+      // Deferred, so that each attempt of the retry asks the budget for what is left, and the shared backoff whether
+      // it may go at all.
       const call$: Observable<ClaudeRxEvent> = defer(() =>
-        claudeStream(this.client, body, { ...retries.requestOptions(requestOptions), ...(signal ? { signal } : {}) }),
-      );
+        claudeStream(this.client, body, {
+          ...backoff.requestOptions(retries.requestOptions(requestOptions)),
+          ...(signal ? { signal } : {}),
+        }),
+      ).pipe(backoff.admit);
       // The timeout applies to each attempt, the SDK's too, so that a retry's wait does not count against `first`.
       return call$.pipe(timeoutFor(retries), retries.retryOperator());
     });
@@ -232,17 +250,18 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
     const timeoutFor = timeoutsFor(timeout);
     const newRetries = retriesFor(retry);
+    const backoff = this.backoffFor(body.model, retry);
     const runWith = (turn: { retries: CallRetries }) =>
       runTools(this.client, body, {
         ...runOptions,
         ...(signal ? { signal } : {}),
         // Asked before each attempt: the turn's budget says how many retries the SDK may still make.
-        requestOptions: () => turn.retries.requestOptions(requestOptions),
+        requestOptions: () => backoff.requestOptions(turn.retries.requestOptions(requestOptions)),
         // Each turn is a call of its own, with a budget of its own. As in `stream()`, the timeout applies to each
-        // attempt, so that a retry's wait does not count against `first`.
+        // attempt, so that a retry's wait does not count against `first`; each attempt waits for the shared backoff.
         perRequest: (events) => {
           turn.retries = newRetries();
-          return events.pipe(timeoutFor(turn.retries), turn.retries.retryOperator());
+          return events.pipe(backoff.admit, timeoutFor(turn.retries), turn.retries.retryOperator());
         },
       });
     // Checked now (a bad tool or option throws at the call); run anew, with a budget of its own, per subscription.
@@ -301,8 +320,14 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       events: _events,
       subscribeTimeoutMs: _subscribeTimeoutMs,
       lastEventId: _lastEventId,
+      owner: _owner,
       ...callOptions
     } = opts;
+    if (this.resumable) {
+      // The stream outlives the request: `signal` covers the setup only (the responder's wait), not the call.
+      const { signal: _signal, ...streamOptions } = callOptions;
+      return this.resumable.respond('sse', () => this.stream(params, streamOptions), opts);
+    }
     return this.responder.respond('sse', () => this.stream(params, callOptions), opts);
   }
 
@@ -364,9 +389,92 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
       events: _events,
       subscribeTimeoutMs: _subscribeTimeoutMs,
       lastEventId: _lastEventId,
+      owner: _owner,
       ...runOptions
     } = opts;
+    if (this.resumable) {
+      // The run outlives the request: `signal` covers the setup only (the responder's wait), not the tools or calls.
+      const { signal: _signal, ...streamOptions } = runOptions;
+      return this.resumable.respond('sseRunTools', () => this.runTools(params, streamOptions), opts);
+    }
     return this.responder.respond('sseRunTools', () => this.runTools(params, runOptions), opts);
+  }
+
+  /**
+   * Resumes a stream of `sse()` or `sseRunTools()` (resume mode): the events after `lastEventId`, then the live ones,
+   * from any instance sharing the module's `store`. The answer table, the same as for `sse(..., { lastEventId })`:
+   *
+   * - 200: the `MessageEvent`s after the id, ending with the stream's final event (`done`, `error` or `stopped`);
+   * - 204 (`ClaudeStreamNotResumableException`): the id is that of the final event, or `resume` is off;
+   * - 404 (`ClaudeStreamNotFoundException`): unknown, forged, expired, another owner's, or its events were dropped;
+   * - 400 (`ClaudeStreamIdException`): not an event id.
+   *
+   * While subscribed, the reader counts as attached (the stream is not aborted at `graceMs`); it may leave at any
+   * time. A stream whose producer died ends with an `error` event (`stream_lost`).
+   *
+   * @param lastEventId The `Last-Event-ID` the client sent (`@LastEventId()`), or an event id it kept.
+   * @param opts `owner` (as given to `sse()`), `signal` (the request's: a client gone while the store is asked gets
+   *   nothing), `heartbeatMs`.
+   * @returns A promise of the `MessageEvent` stream, for an `@Sse()` handler.
+   *
+   * @example
+   * ```ts
+   * import { Controller, Headers, HttpCode, Post, RequestMethod, Sse, SseSignal, type MessageEvent } from '@nestjs/common';
+   * import type { Observable } from 'rxjs';
+   * import { ClaudeStreamService } from 'claude-rx/nest';
+   *
+   * @Controller('chat')
+   * class ChatController {
+   *   constructor(private readonly claude: ClaudeStreamService) {}
+   *
+   *   @Sse('resume', { method: RequestMethod.POST }) // fetch() with the Last-Event-ID header
+   *   @HttpCode(200)
+   *   resume(@Headers('last-event-id') id: string, @SseSignal() signal: AbortSignal): Promise<Observable<MessageEvent>> {
+   *     return this.claude.resume(id, { owner: currentUserId(), signal });
+   *   }
+   * }
+   * ```
+   */
+  async resume(
+    lastEventId: string,
+    opts: {
+      readonly owner?: string | undefined;
+      readonly signal?: AbortSignal;
+      readonly heartbeatMs?: number | false;
+    } = {},
+  ): Promise<Observable<MessageEvent>> {
+    if (typeof lastEventId !== 'string') {
+      throw new TypeError(`ClaudeStreamService.resume: lastEventId must be a string, got ${typeof lastEventId}`);
+    }
+    if (!this.resumable) throw new ClaudeStreamNotResumableException(lastEventId);
+    return this.resumable.resume(lastEventId, opts);
+  }
+
+  /**
+   * Stops a stream of `sse()` or `sseRunTools()` (resume mode), wherever it runs: its upstream request (and tools) are
+   * aborted within a moment, and every reader's stream ends with a `stopped` event (data `{ "reason": "stop" }`).
+   *
+   * @param id The stream's id, or any of its event ids (e.g. the last one a client received).
+   * @param opts `owner`: as given to `sse()`; another owner's stream is not stopped (and not told apart from unknown).
+   * @returns `true` when the stream was live and is stopping; `false` when it is unknown, expired, another owner's, or
+   *   over already, or when `resume` is off.
+   * @throws ClaudeStreamIdException (400) when `id` is neither a stream id nor an event id.
+   *
+   * @example
+   * ```ts
+   * import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+   *
+   * @Post('stop')
+   * @HttpCode(200)
+   * async stop(@Body('id') id: string) {
+   *   return { stopped: await this.claude.stop(id, { owner: currentUserId() }) };
+   * }
+   * ```
+   */
+  async stop(id: string, opts: { readonly owner?: string | undefined } = {}): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError(`ClaudeStreamService.stop: id must be a string, got ${typeof id}`);
+    if (!this.resumable) return false;
+    return this.resumable.stop(id, opts.owner);
   }
 
   /**
@@ -381,6 +489,28 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     await this.shutdownRegistry.shutdown();
+  }
+
+  /**
+   * The shared backoff of one call: it waits for a hold of its (key, model) if that fits the retry's `maxDelayMs`
+   * (else fails with `CallsHeldError`, a 429 with the remaining `Retry-After`), and holds everyone's calls when the
+   * API answers it with a 429 or 529 that asks to wait.
+   */
+  private backoffFor(
+    model: string,
+    retry: RetryOnRateLimitOptions | false,
+  ): {
+    admit: MonoTypeOperatorFunction<ClaudeRxEvent>;
+    requestOptions: (options: Omit<ClaudeRequestOptions, 'signal'>) => Omit<ClaudeRequestOptions, 'signal'>;
+  } {
+    const key = SharedBackoff.keyFor(this.client, model);
+    const maxWaitMs = retry === false ? 0 : (retry.maxDelayMs ?? DEFAULT_MAX_DELAY_MS);
+    const middleware = this.backoff.middleware(key);
+    return {
+      admit: this.backoff.admit<ClaudeRxEvent>(key, { maxWaitMs }),
+      // Innermost, after the retry budget's: it sees each response as the API sent it.
+      requestOptions: (options) => ({ ...options, middleware: [...(options.middleware ?? []), middleware] }),
+    };
   }
 
   private paramsFor(params: ClaudeCallParams): ClaudeStreamParams {

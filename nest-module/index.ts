@@ -6,6 +6,7 @@ export type {
   ClaudeModuleClient,
   ClaudeStreamModuleOptions,
   ClaudeStreamOptionsFactory,
+  ClaudeStreamResumeOptions,
   ClaudeStreamSseOptions,
 } from './claude-stream.options.js';
 export type { ClaudeStreamModuleAsyncOptions } from './claude-stream.module-definition.js';
@@ -22,3 +23,6 @@ export { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 export { ClientAbortSignal } from './client-abort-signal.decorator.js';
 export { LastEventId } from './last-event-id.decorator.js';
 export { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
+export { ClaudeStreamNotFoundException } from './claude-stream-not-found.exception.js';
+export { ClaudeStreamIdException } from './claude-stream-id.exception.js';
+export { ClaudeStreamLimitException } from './claude-stream-limit.exception.js';

@@ -82,7 +82,8 @@ export class SseResponder {
     }
   }
 
-  private logFailure(error: unknown): void {
+  /** Logs a failure of a call as one warning line: its kind, class, status and request id; never its message. */
+  logFailure(error: unknown): void {
     const { type } = describeFailure(error);
     const detail =
       error instanceof APIError

@@ -1,12 +1,6 @@
 import type { MessageEvent } from '@nestjs/common';
 import { defer, map, type OperatorFunction } from 'rxjs';
-import {
-  checkHeartbeatMs,
-  sseHeartbeat,
-  toSseFrames,
-  type ClaudeRxEvent,
-  type SseFramesOptions,
-} from '../lib/index.js';
+import { sseHeartbeat, toSseFrames, type ClaudeRxEvent, type SseFramesOptions } from '../lib/index.js';
 
 /**
  * Options of `toSse` (and the `sse` options of `ClaudeStreamModule` and `ClaudeStreamService.sse()`).
@@ -36,7 +30,14 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
  */
 export function checkToSseOptions(options: ToSseOptions): number | false {
   if (options === null || typeof options !== 'object') throw new TypeError('toSse: options must be an object');
-  return options.heartbeatMs === undefined ? DEFAULT_HEARTBEAT_MS : checkHeartbeatMs(options.heartbeatMs, 'toSse');
+  const { heartbeatMs = DEFAULT_HEARTBEAT_MS } = options;
+  try {
+    // Validated by the operator that runs it, and told under this one's name.
+    sseHeartbeat(heartbeatMs);
+  } catch (error) {
+    throw new TypeError((error as Error).message.replace(/^sseHeartbeat:/, 'toSse:'));
+  }
+  return heartbeatMs;
 }
 
 /**

@@ -16,7 +16,8 @@ const SDK_MAX_BACKOFF_MS = 8000;
 // retryOnRateLimit's defaults, which a module `retry` config leaves out fields of.
 const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_BASE_DELAY_MS = 1000;
-const DEFAULT_MAX_DELAY_MS = 60_000;
+/** retryOnRateLimit's default `maxDelayMs`. */
+export const DEFAULT_MAX_DELAY_MS = 60_000;
 
 /** What the SDK's `shouldRetry` retries, besides its one-time token refresh on 401 (which it decides alone). */
 function sdkWouldRetry(response: Response): boolean {

@@ -4,15 +4,8 @@ import type { SseComment } from './sse-frame.js';
 /** The comment written after a silence. */
 const HEARTBEAT: SseComment = { comment: 'heartbeat' };
 
-/**
- * Checks a heartbeat interval: a positive number of milliseconds, or `false` for none.
- *
- * @param heartbeatMs The value given.
- * @param caller Who asks, for the message.
- * @returns The interval, or `false`.
- * @throws TypeError for anything else.
- */
-export function checkHeartbeatMs(heartbeatMs: unknown, caller: string): number | false {
+/** Checks a heartbeat interval: a positive number of milliseconds, or `false` for none. */
+function checkHeartbeatMs(heartbeatMs: unknown, caller: string): number | false {
   if (heartbeatMs === false) return false;
   if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) {
     throw new TypeError(
@@ -28,6 +21,7 @@ export function checkHeartbeatMs(heartbeatMs: unknown, caller: string): number |
  *
  * @param heartbeatMs Milliseconds of silence before a heartbeat (`false`: none).
  * @returns An operator adding `SseComment`s.
+ * @throws TypeError at once when `heartbeatMs` is neither a positive number nor `false`.
  *
  * @example
  * ```ts

@@ -5,7 +5,10 @@ it('claude-rx/nest exports exactly its public API', () => {
     [
       'CLAUDE_STREAM_CLIENT',
       'CLAUDE_STREAM_MODULE_OPTIONS',
+      'ClaudeStreamIdException',
+      'ClaudeStreamLimitException',
       'ClaudeStreamModule',
+      'ClaudeStreamNotFoundException',
       'ClaudeStreamService',
       'ClaudeStreamNotResumableException',
       'ClaudeStreamShutdownError',

@@ -208,14 +208,26 @@ describe.each<AdapterName>(['express', 'fastify'])('@Sse() routes on %s', (adapt
       return { read, body: JSON.parse(read.raw) as Record<string, unknown> };
     }
 
-    it('an upstream 429 before the first event is a 429 with Retry-After', async () => {
-      server.enqueue(errorReply(429, { retryAfterSeconds: 7, message: `Rate limited (key ${API_KEY})` }));
+    it('an upstream 429 before the first event is a 429 with Retry-After, and holds the next call', async () => {
+      // An app of its own: the 429's hold (the shared backoff) would otherwise hold the other tests' calls.
+      const own = await startApp(adapter, moduleOptions());
+      try {
+        server.enqueue(errorReply(429, { retryAfterSeconds: 7, message: `Rate limited (key ${API_KEY})` }));
+        const first = await readSse(`${own.url}/chat/stream?q=busy`);
+        expect(first.status).toBe(429);
+        expect(first.headers.get('retry-after')).toBe('7');
+        expect(JSON.parse(first.raw)).toMatchObject({ statusCode: 429, type: 'rate_limit_error', retryable: true });
 
-      const { read, body } = await failedResponse('/chat/stream?q=busy');
-
-      expect(read.status).toBe(429);
-      expect(read.headers.get('retry-after')).toBe('7');
-      expect(body).toMatchObject({ statusCode: 429, type: 'rate_limit_error', retryable: true });
+        // Within the 7 s, with `retry: false` (no wait allowed): answered at once, nothing sent upstream.
+        const second = await readSse(`${own.url}/chat/stream?q=again`);
+        expect(second.status).toBe(429);
+        expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(6);
+        expect(Number(second.headers.get('retry-after'))).toBeLessThanOrEqual(7);
+        expect(`${JSON.stringify([...second.headers])}${second.raw}`).not.toContain(API_KEY);
+        expect(server.requests).toHaveLength(1);
+      } finally {
+        await own.app.close();
+      }
     });
 
     it('an upstream 529 before the first event is a 503', async () => {
