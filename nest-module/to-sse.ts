@@ -35,7 +35,7 @@ export function checkToSseOptions(options: ToSseOptions): number | false {
     // Validated by the operator that runs it, and told under this one's name.
     sseHeartbeat(heartbeatMs);
   } catch (error) {
-    throw new TypeError((error as Error).message.replace(/^sseHeartbeat:/, 'toSse:'));
+    throw new TypeError((error as Error).message.replace(/^sseHeartbeat:/, 'toSse:'), { cause: error });
   }
   return heartbeatMs;
 }
