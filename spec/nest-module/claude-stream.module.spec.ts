@@ -226,6 +226,23 @@ describe('bad options fail at start-up, naming the option and never the key', ()
       /options\.sse\.subscribeTimeoutMs/,
     ],
     ['options that are not an object', undefined as never, /the options must be an object, got undefined/],
+    [
+      'a store that is not one',
+      { apiKey: SECRET, store: { read: () => null } },
+      /options\.store must be a StreamStore.*create/,
+    ],
+    ['resume that is a number', { apiKey: SECRET, resume: 5 }, /options\.resume must be true, false or an object/],
+    [
+      'a bad graceMs',
+      { apiKey: SECRET, resume: { graceMs: 0 } },
+      /invalid options\.resume: graceMs must be a positive/,
+    ],
+    [
+      'a bad owner cap',
+      { apiKey: SECRET, resume: { maxStreamsPerOwner: 2.5 } },
+      /maxStreamsPerOwner must be a positive integer/,
+    ],
+    ['a store inside resume', { apiKey: SECRET, resume: { store: {} } }, /options\.resume\.store is not an option/],
   ])('%s', async (_, moduleOptions, message) => {
     const error = await startUpError(moduleOptions);
 

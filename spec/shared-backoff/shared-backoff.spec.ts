@@ -1,0 +1,86 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { defer, lastValueFrom, toArray } from 'rxjs';
+import { CallsHeldError, claudeStream, MemoryStreamStore, SharedBackoff } from 'claude-rx';
+import { errorReply, streamReply, textMessage } from 'claude-rx/testing';
+import { errorOf, PARAMS, sleep, TEST_API_KEY, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
+
+const fake = useFakeClaude();
+const rejections = trackUnhandledRejections();
+afterEach(() => expect(rejections).toEqual([]));
+
+describe('SharedBackoff.keyFor', () => {
+  it('is the same for the same credentials and model, and never holds the key itself', () => {
+    const client = new Anthropic({ apiKey: TEST_API_KEY, baseURL: 'http://127.0.0.1:1' });
+    const same = new Anthropic({ apiKey: TEST_API_KEY, baseURL: 'http://127.0.0.1:1' });
+    const other = new Anthropic({ apiKey: `${TEST_API_KEY}-2`, baseURL: 'http://127.0.0.1:1' });
+    const key = SharedBackoff.keyFor(client, 'claude-a');
+    expect(SharedBackoff.keyFor(same, 'claude-a')).toBe(key);
+    expect(SharedBackoff.keyFor(other, 'claude-a')).not.toBe(key);
+    expect(SharedBackoff.keyFor(client, 'claude-b')).not.toBe(key);
+    expect(key).toMatch(/^[0-9a-f]{16}:claude-a$/);
+    expect(key).not.toContain(TEST_API_KEY.slice(0, 12));
+  });
+});
+
+describe('a call that the API answers with a 429 or 529 and retry-after', () => {
+  const call = (backoff: SharedBackoff, key: string, maxWaitMs: number) =>
+    defer(() => claudeStream(fake.client, PARAMS, { middleware: [backoff.middleware(key)] })).pipe(
+      backoff.admit(key, { maxWaitMs }),
+    );
+
+  it.each([429, 529])('holds the next calls of that key until then (%i)', async (status) => {
+    const store = new MemoryStreamStore();
+    const backoff = new SharedBackoff(store);
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    fake.server.enqueue(errorReply(status, { retryAfterSeconds: 1 }));
+    fake.server.enqueue(streamReply(textMessage('Hi')));
+    const before = Date.now();
+    await errorOf(call(backoff, key, 5_000));
+    const until = await store.callsHeldUntil(key);
+    expect(until).toBeGreaterThanOrEqual(before + 1_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 1_000);
+
+    const events = await lastValueFrom(call(backoff, key, 5_000).pipe(toArray()));
+    expect(events.at(-1)?.type).toBe('message_stop');
+    const [first, second] = fake.server.requests;
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(990);
+  });
+
+  it('fails a call that may not wait that long at once, with the time left, sending nothing', async () => {
+    const backoff = new SharedBackoff(new MemoryStreamStore());
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    fake.server.enqueue(errorReply(429, { retryAfterSeconds: 3 }));
+    await errorOf(call(backoff, key, 5_000));
+    const error = await errorOf(call(backoff, key, 1_000));
+    expect(error).toBeInstanceOf(CallsHeldError);
+    expect((error as CallsHeldError).retryAfterMs).toBeGreaterThan(2_500);
+    expect((error as CallsHeldError).retryAfterMs).toBeLessThanOrEqual(3_000);
+    expect(fake.server.requests).toHaveLength(1);
+  });
+
+  it('does not hold the calls of another model, nor after a 500 or a 429 without retry-after', async () => {
+    const store = new MemoryStreamStore();
+    const backoff = new SharedBackoff(store);
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    fake.server.enqueue(errorReply(429, { retryAfterSeconds: 2 }));
+    await errorOf(call(backoff, key, 0));
+    expect(await store.callsHeldUntil(SharedBackoff.keyFor(fake.client, 'another-model'))).toBeUndefined();
+    const plain = new SharedBackoff(new MemoryStreamStore());
+    fake.server.enqueue(errorReply(500));
+    fake.server.enqueue(errorReply(429));
+    await errorOf(call(plain, key, 0));
+    await errorOf(call(plain, key, 0));
+    expect(fake.server.requests).toHaveLength(3);
+  });
+
+  it('sends nothing when the caller leaves during the wait', async () => {
+    const backoff = new SharedBackoff(new MemoryStreamStore());
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    await backoff.hold(key, 300);
+    const subscription = call(backoff, key, 1_000).subscribe();
+    await sleep(100);
+    subscription.unsubscribe();
+    await sleep(400);
+    expect(fake.server.requests).toHaveLength(0);
+  });
+});
