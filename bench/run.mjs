@@ -7,8 +7,9 @@
 //    --write) writes them into BENCHMARKS.md between its `bench:results` markers; every run also leaves
 //    bench/.build/results/last-run.{json,md}.
 //
-// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse; CLAUDE_RX_BENCH_BUILD=<dir>
-// measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy while profiling.
+// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse,resume;
+// CLAUDE_RX_BENCH_BUILD=<dir> measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy
+// while profiling.
 // Benchmarks are not tests: nothing here fails on a missed target; the tables say which are missed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,7 +71,7 @@ if (existsSync(`${benchDir}node_modules/@anthropic-ai/sdk`)) {
 }
 
 // Imported only now: they load the snapshot.
-const { ownCostSuite, streamSuite, toolSuite, sseSuite, startUpstream } = await import('./lib/suites.mjs');
+const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, startUpstream } = await import('./lib/suites.mjs');
 const report = await import('./lib/report.mjs');
 
 const versionOf = (name, from = root) => {
@@ -112,6 +113,7 @@ try {
   if (runs('thinking')) results.thinking = await streamSuite('thinking', { quick, log, url: upstream.url });
   if (runs('tool')) results.tool = await toolSuite({ quick, log, url: upstream.url });
   if (runs('sse')) results.sse = await sseSuite({ quick, log, url: upstream.url });
+  if (runs('resume')) results.resume = await resumeSuite({ quick, log, url: upstream.url });
 } finally {
   await upstream.stop();
 }

@@ -1,7 +1,7 @@
 // Renders a run's results as markdown, and writes them into BENCHMARKS.md between its markers.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fixed, markdownTable } from './stats.mjs';
-import { KB, RATIO_TARGETS, SDK_RAW } from './suites.mjs';
+import { KB, RATIO_TARGETS, RESUME_VARIANTS, SDK_RAW } from './suites.mjs';
 
 export const START_MARKER = '<!-- bench:results:start (written by `npm run bench`; edits inside are overwritten) -->';
 export const END_MARKER = '<!-- bench:results:end -->';
@@ -133,6 +133,54 @@ function sseTable(sse) {
   );
 }
 
+/** What the resume table measures, in one paragraph. */
+function resumeExplanation(resume) {
+  const events = Object.values(resume.variants)[0].events.toLocaleString('en');
+  return [
+    'Each variant streams the text case from the fake server through',
+    '`claudeStream(client, params).pipe(toSseFrames())` and writes every event, encoded with `encodeSse`, into a',
+    'string sink: *plain* numbers the frames itself; *resumable* goes through `streams.start(...)` (`ResumableStreams`',
+    'on a `MemoryStreamStore`) and one reader, `stream.read()`; in the last variant the reader leaves at the halfway',
+    'event and comes back with `streams.resume(lastId)` once the stream has ended, so that the second half is replayed',
+    "from the store. CPU per event is the process's `process.cpuUsage()` over a whole stream ÷ the",
+    `${events} events written (\`done\` included), median over fresh processes (${resume.rounds} per variant, rounds`,
+    `interleaved; ${resume.warmup} warm-up runs, then ${resume.runs} measured), with the ratio to plain and its 90%`,
+    'interval over processes (none for one process). Heap kept per stored event: in each process after its runs, the',
+    'heap after two full GCs with one more stream ended but still resumable (the default `ttlMs`, 5 minutes), minus',
+    'the same just before it, ÷ its stored events; plain stores nothing, so its figure (÷ events written) is the',
+    'noise of the measure.',
+  ].join(' ');
+}
+
+function resumeTable(resume) {
+  const rows = Object.entries(resume.variants).map(([name, entry]) => {
+    const stores = RESUME_VARIANTS[name] !== 'plain';
+    return [
+      stores ? name : `**${name}**`,
+      fixed(entry.usPerEvent, 2),
+      fixed(entry.ratio, 2),
+      // One process per variant (quick mode) gives no interval.
+      entry.processes > 1 ? interval(entry) : '',
+      fixed(entry.wallMs),
+      // The plain variant stores nothing: its figure, per event written, is the measure's noise.
+      stores ? fixed(entry.retainedBytesPerEvent, 0) : `none stored (${fixed(entry.retainedBytesPerEvent, 0)})`,
+      `${entry.samples} (${entry.processes})`,
+    ];
+  });
+  return markdownTable(
+    [
+      'variant',
+      'CPU µs / event',
+      '÷ plain',
+      '90% interval',
+      'wall ms',
+      'heap bytes kept / stored event',
+      'runs (processes)',
+    ],
+    rows,
+  );
+}
+
 /**
  * claude-rx's own cost as a ratio: (the SDK raw stream's CPU per event in the end-to-end case + what claude-rx adds per
  * event, measured apart) ÷ the former. Undefined when either was not run.
@@ -211,6 +259,26 @@ function targets(results) {
       ]);
     }
   }
+  const resume = results.resume;
+  if (resume) {
+    const byVariant = Object.fromEntries(
+      Object.entries(resume.variants).map(([name, entry]) => [RESUME_VARIANTS[name], { name, ...entry }]),
+    );
+    for (const variant of ['resumable', 'resume']) {
+      const entry = byVariant[variant];
+      rows.push([
+        `${entry.name}: CPU per event ÷ plain`,
+        `${fixed(entry.ratio, 2)} (${entry.processes > 1 ? interval(entry) : 'one process'})`,
+        'reported',
+      ]);
+    }
+    const bytes = (variant) => fixed(byVariant[variant].retainedBytesPerEvent, 0);
+    rows.push([
+      `resumable stream, ended and kept for its ttl: heap per stored event (plain, storing nothing: ${bytes('plain')} B)`,
+      `${bytes('resumable')} B (after a resume: ${bytes('resume')} B)`,
+      'reported',
+    ]);
+  }
   return markdownTable(['target', 'measured', ''], rows, ['l', 'r', 'l']);
 }
 
@@ -267,6 +335,17 @@ export function render(results) {
       `#### NestJS SSE: each client streams ${sse.deltas} deltas, one every ${sse.paceMs} ms, starts spread over ${sse.rampMs} ms; ${sse.rounds} round(s), median`,
       '',
       sseTable(sse),
+    );
+  }
+  if (results.resume) {
+    const resume = results.resume;
+    parts.push(
+      '',
+      `#### Resumable streams: ${resume.deltas.toLocaleString('en')} deltas of 4 characters; CPU per event, heap kept`,
+      '',
+      resumeExplanation(resume),
+      '',
+      resumeTable(resume),
     );
   }
   return parts.join('\n');

@@ -272,3 +272,74 @@ async function runClients(port, options) {
 
 /** Lets closed sockets and aborted upstream requests wind down between measurements. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
+
+/** The variants of the resume suite, by the name the table uses, and the one `resume-run.mjs` plays. */
+export const RESUME_VARIANTS = {
+  'plain: claudeStream | toSseFrames()': 'plain',
+  'resumable: streams.start(...), one reader': 'resumable',
+  'resumable, reader leaves halfway, resume(lastId) after the end': 'resume',
+};
+
+/**
+ * What a resumable stream costs over a plain one: CPU per event written (each variant in fresh processes, rounds
+ * interleaved as in `streamSuite`), and the heap an ended stream holds while it can still be resumed, per event.
+ */
+export async function resumeSuite({ quick, log, url }) {
+  const deltas = 20_000;
+  const model = `bench:text:${deltas}`;
+  const { rounds, warmup, runs } = quick ? { rounds: 1, warmup: 2, runs: 1 } : { rounds: 6, warmup: 9, runs: 3 };
+  const names = Object.keys(RESUME_VARIANTS);
+  const samples = {};
+  const perProcess = {};
+  const memory = {};
+  const started = performance.now();
+  log(`resume: ${deltas} deltas of 4 characters (${model}), ${names.length} variants`);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length];
+      const args = { url, variant: RESUME_VARIANTS[name], model, warmup, runs };
+      const messages = await collect(start('resume-run.mjs', [args], ['--expose-gc']));
+      const got = messages.filter((message) => message?.type === 'run');
+      if (got.length !== runs) throw new Error(`resume: ${name}: ${got.length} of ${runs} runs reported`);
+      const usPerEvent = got.map((s) => (s.cpuMs * 1000) / s.events);
+      (samples[name] ??= []).push(...got.map((s, i) => ({ ...s, usPerEvent: usPerEvent[i] })));
+      (perProcess[name] ??= []).push(usPerEvent.reduce((sum, us) => sum + us, 0) / usPerEvent.length);
+      const mem = messages.find((message) => message?.type === 'memory');
+      if (mem) (memory[name] ??= []).push(mem);
+    }
+    log(`resume: round ${round + 1}/${rounds} done (${Math.round(performance.now() - started) / 1000} s)`);
+  }
+  const [plain] = names;
+  const base = median(samples[plain].map((s) => s.usPerEvent));
+  const variants = Object.fromEntries(
+    names.map((name) => {
+      const list = samples[name];
+      const usPerEvent = median(list.map((s) => s.usPerEvent));
+      const stored = memory[name] ?? [];
+      return [
+        name,
+        {
+          usPerEvent,
+          wallMs: median(list.map((s) => s.wallMs)),
+          ratio: usPerEvent / base,
+          ratioInterval: name === plain ? undefined : ratioInterval(perProcess[name], perProcess[plain]),
+          events: list[0].events,
+          processes: perProcess[name].length,
+          samples: list.length,
+          // The plain variant stores nothing: its figure (per event written) is the measure's noise floor.
+          retainedBytesPerEvent: median(stored.map((m) => m.retainedBytes / (m.storedEvents || m.events))),
+          retainedBytes: stored.map((m) => m.retainedBytes),
+          storedEvents: stored[0]?.storedEvents,
+          usSamples: list.map((s) => Math.round(s.usPerEvent * 1000) / 1000),
+        },
+      ];
+    }),
+  );
+  for (const [name, entry] of Object.entries(variants)) {
+    log(
+      `resume: ${name}: ${entry.usPerEvent.toFixed(2)} µs per event (× ${entry.ratio.toFixed(2)}), ` +
+        `${Math.round(entry.retainedBytesPerEvent)} bytes retained per event`,
+    );
+  }
+  return { model, deltas, rounds, warmup, runs, variants };
+}
