@@ -88,8 +88,9 @@ export class MemoryStreamStore implements StreamStore {
       }
       stream.events.push(event);
       stream.lastPosition = event.position;
-      // Handed to a copy of the set: a follower may leave, and another join, inside `next`.
-      for (const follower of [...stream.followers]) follower.next(event);
+      // A follower may leave inside `next` (a Set skips what was deleted), or another join (it is visited too, and
+      // drops what its replay gave: see `read`): no copy of the set per event.
+      for (const follower of stream.followers) follower.next(event);
     }
     this.trim(stream);
     if (final) this.end(streamId, stream, 'ended');

@@ -11,6 +11,20 @@ export interface ProducerSettings {
   readonly presenceCheckMs: number;
 }
 
+/**
+ * One copy of each event name for every stored event: the names come from `JSON.parse`, which makes a new string per
+ * event for names this long, and a stream keeps tens of thousands of them.
+ */
+const TYPE_NAMES = new Map<string, string>();
+const MAX_TYPE_NAMES = 256;
+
+function internedType(type: string): string {
+  const known = TYPE_NAMES.get(type);
+  if (known !== undefined) return known;
+  if (TYPE_NAMES.size < MAX_TYPE_NAMES) TYPE_NAMES.set(type, type);
+  return type;
+}
+
 function stoppedFrame(reason: SseStoppedData['reason']): SseFrame {
   const data: SseStoppedData = { reason };
   return { type: 'stopped', data: JSON.stringify(data) };
@@ -127,7 +141,7 @@ export class StreamProducer {
   private enqueue(frame: SseFrame): void {
     if (this.finishing) return;
     this.position += 1;
-    this.pending.push({ position: this.position, type: frame.type, data: frame.data });
+    this.pending.push({ position: this.position, type: internedType(frame.type), data: frame.data });
     this.flush();
   }
 
