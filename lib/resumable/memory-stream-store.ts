@@ -12,8 +12,8 @@ interface MemoryStream {
   events: StoredEvent[];
   firstPosition: number;
   lastPosition: number;
-  /** Readers following it live. */
-  readonly followers: Set<Subscriber<StoredEvent>>;
+  /** Readers following it live: each is told to catch up when the stream has news (an event, its end). */
+  readonly followers: Set<() => void>;
   /** Those waiting for a stop request. */
   readonly stopWatchers: Set<Subscriber<void>>;
   stopRequested: boolean;
@@ -89,8 +89,8 @@ export class MemoryStreamStore implements StreamStore {
       stream.events.push(event);
       stream.lastPosition = event.position;
       // A follower may leave inside `next` (a Set skips what was deleted), or another join (it is visited too, and
-      // drops what its replay gave: see `read`): no copy of the set per event.
-      for (const follower of stream.followers) follower.next(event);
+      // has nothing to catch up on): no copy of the set per event.
+      for (const catchUp of stream.followers) catchUp();
     }
     this.trim(stream);
     if (final) this.end(streamId, stream, 'ended');
@@ -116,39 +116,33 @@ export class MemoryStreamStore implements StreamStore {
         subscriber.error(new StreamNotFoundError());
         return;
       }
-      if (position < stream.firstPosition - 1) {
-        subscriber.error(new StreamGapError(position, stream.firstPosition));
-        return;
-      }
-      // Followed before the replay, so that what is appended during it (by a subscriber's `next`) is not missed;
-      // `handedUpTo` drops what the replay already gave.
       let handedUpTo = position;
-      const follower = new Observable<StoredEvent>((inner) => {
-        stream.followers.add(inner);
-        return () => stream.followers.delete(inner);
-      }).subscribe({
-        next(event) {
-          if (event.position <= handedUpTo) return;
+      let catchingUp = false;
+      // Hands every event after `handedUpTo` that the stream has, in order, then its end. One loop for the replay and
+      // the live events: an append made inside `next` (by this reader or another) is picked up by the loop running,
+      // never handed ahead of the events before it.
+      const catchUp = () => {
+        if (catchingUp) return;
+        catchingUp = true;
+        while (!subscriber.closed && handedUpTo < stream.lastPosition) {
+          if (handedUpTo + 1 < stream.firstPosition) {
+            subscriber.error(new StreamGapError(handedUpTo, stream.firstPosition));
+            break;
+          }
+          // `events` may still hold a few dropped events before `firstPosition` (see `trim`).
+          const keptFrom = stream.lastPosition - stream.events.length + 1;
+          const event = stream.events[handedUpTo + 1 - keptFrom]!;
           handedUpTo = event.position;
           subscriber.next(event);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-      subscriber.add(follower);
-      const kept = stream.events;
-      // `kept` may still hold a few dropped events before `firstPosition` (see `trim`).
-      const keptFrom = stream.lastPosition - kept.length + 1;
-      for (let index = Math.max(position + 1, stream.firstPosition) - keptFrom; index < kept.length; index++) {
+        }
+        catchingUp = false;
         if (subscriber.closed) return;
-        const event = kept[index]!;
-        if (event.position <= handedUpTo) continue;
-        handedUpTo = event.position;
-        subscriber.next(event);
-      }
-      if (subscriber.closed) return;
-      if (stream.state === 'ended') subscriber.complete();
-      else if (stream.state === 'lost') subscriber.error(new StreamLostError());
+        if (stream.state === 'ended') subscriber.complete();
+        else if (stream.state === 'lost') subscriber.error(new StreamLostError());
+      };
+      stream.followers.add(catchUp);
+      subscriber.add(() => stream.followers.delete(catchUp));
+      catchUp();
     });
   }
 
@@ -253,10 +247,7 @@ export class MemoryStreamStore implements StreamStore {
     for (const watcher of [...stream.stopWatchers]) watcher.complete();
     const followers = [...stream.followers];
     stream.followers.clear();
-    for (const follower of followers) {
-      if (state === 'ended') follower.complete();
-      else follower.error(new StreamLostError());
-    }
+    for (const catchUp of followers) catchUp();
   }
 
   private arm(stream: MemoryStream, ms: number, fire: () => void): void {
