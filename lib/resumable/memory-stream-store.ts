@@ -80,12 +80,15 @@ export class MemoryStreamStore implements StreamStore {
   append(streamId: string, events: readonly StoredEvent[], final = false): Promise<void> {
     const stream = this.streams.get(streamId);
     if (!stream || stream.state !== 'live') return Promise.reject(new StreamNotFoundError());
-    for (const event of events) {
-      if (event.position !== stream.lastPosition + 1) {
+    // All or nothing: the whole batch is checked before any of it is stored or handed out.
+    for (const [index, event] of events.entries()) {
+      if (event.position !== stream.lastPosition + 1 + index) {
         return Promise.reject(
-          new TypeError(`MemoryStreamStore: position ${event.position} does not follow ${stream.lastPosition}`),
+          new TypeError(`MemoryStreamStore: position ${event.position} does not follow ${stream.lastPosition + index}`),
         );
       }
+    }
+    for (const event of events) {
       stream.events.push(event);
       stream.lastPosition = event.position;
       // A follower may leave inside `next` (a Set skips what was deleted), or another join (it is visited too, and

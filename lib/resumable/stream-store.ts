@@ -97,8 +97,8 @@ export interface StreamStore {
   create(streamId: string, options: StreamCreateOptions): Promise<boolean>;
 
   /**
-   * Appends events (their positions follow the stream's last one, without gap). With `final`, the stream ends after
-   * them (`final` may come with no event): it is kept `ttlMs` longer, then forgotten.
+   * Appends events (their positions follow the stream's last one, without gap), all or none. With `final`, the
+   * stream ends after them (`final` may come with no event): it is kept `ttlMs` longer, then forgotten.
    *
    * @throws `StreamNotFoundError` (`CLAUDE_RX_STREAM_NOT_FOUND`) when the stream is unknown, expired or not live.
    */
