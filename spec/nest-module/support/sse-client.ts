@@ -20,6 +20,8 @@ export async function openSse(
   url: string,
   init: {
     method?: 'GET' | 'POST';
+    /** More request headers (`Last-Event-ID`, an owner's). */
+    headers?: Record<string, string>;
     body?: unknown;
     signal?: AbortSignal;
     onEvent?: (event: EventSourceMessage) => void;
@@ -32,6 +34,7 @@ export async function openSse(
     headers: {
       accept: 'text/event-stream',
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...init.headers,
     },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
     signal: controller.signal,
