@@ -46,7 +46,7 @@ export interface ResumableStreamsOptions {
   readonly maxStreamsPerOwner?: number;
   /**
    * How long a producer is taken for alive without renewing its lease (it renews three times per lease): after it,
-   * readers on other instances end with an `error` event. @defaultValue 10000
+   * readers on other instances end with an `error` event. @defaultValue 6000
    */
   readonly leaseMs?: number;
 }
@@ -96,7 +96,7 @@ const DEFAULTS = {
   ttlMs: 300_000,
   maxEvents: 50_000,
   maxStreamsPerOwner: 10,
-  leaseMs: 10_000,
+  leaseMs: 6_000,
 } as const;
 
 /** How long a reader's presence lasts in the store without renewal; it is renewed three times as often. */

@@ -17,7 +17,7 @@ import { ClaudeRxError } from '../claude-rx-error.js';
  * ```
  */
 export abstract class ResumableStreamError extends ClaudeRxError {
-  /** The status to answer with: 400, 204, 404 or 429. */
+  /** The status to answer with: 400, 204, 404, 429, or 502 for a stream whose producer died. */
   abstract readonly httpStatus: number;
 }
 

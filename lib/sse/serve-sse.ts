@@ -43,12 +43,16 @@ const SSE_HEADERS = {
  * @example
  * ```ts
  * import { createServer } from 'node:http';
- * import { ResumableStreams, serveSse } from 'claude-rx';
+ * import { ResumableStreamError, ResumableStreams, serveSse } from 'claude-rx';
  *
  * const streams = new ResumableStreams();
  * createServer(async (req, res) => {
- *   const events$ = await streams.resume(String(req.headers['last-event-id']));
- *   serveSse(res, events$);
+ *   try {
+ *     serveSse(res, await streams.resume(String(req.headers['last-event-id'])));
+ *   } catch (error) {
+ *     // 400 malformed, 404 unknown, 204 ended: each refusal says its status.
+ *     res.writeHead(error instanceof ResumableStreamError ? error.httpStatus : 500).end();
+ *   }
  * });
  * ```
  */
