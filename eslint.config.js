@@ -42,6 +42,7 @@ export default tseslint.config(
               group: ['../lib/*', '../lib/**', '!../lib/index.js'],
               message: "nest-module/ imports lib/ only through its barrel: '../lib/index.js'.",
             },
+            { group: ['ioredis'], message: 'Only lib/redis/ imports ioredis (an optional peer): claude-rx/redis.' },
           ],
         },
       ],
@@ -50,6 +51,21 @@ export default tseslint.config(
   {
     // lib/ never depends on NestJS (DESIGN.md): `claude-rx` works without it.
     files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nestjs/*'], message: 'lib/ never imports NestJS; that is nest-module/.' },
+            { group: ['ioredis'], message: 'Only lib/redis/ imports ioredis (an optional peer): claude-rx/redis.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // claude-rx/redis is the one place of ioredis; like nest-module/, it uses claude-rx's own parts freely.
+    files: ['lib/redis/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,6 +1,6 @@
 import type { Config } from 'jest';
 
-// Tests import the package names (`claude-rx`, `claude-rx/nest`, `claude-rx/testing`); they map to source here.
+// Tests import the package names (`claude-rx`, `claude-rx/nest`, `claude-rx/testing`, `claude-rx/redis`); they map to source here.
 const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/spec'],
@@ -10,6 +10,7 @@ const config: Config = {
     '^claude-rx$': '<rootDir>/lib/index.ts',
     '^claude-rx/nest$': '<rootDir>/nest-module/index.ts',
     '^claude-rx/testing$': '<rootDir>/lib/testing/index.ts',
+    '^claude-rx/redis$': '<rootDir>/lib/redis/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { folderOf } from './support/harness.js';
+import { startRedis, type PrivateRedis } from './support/redis-server.js';
 
 const root = join(folderOf(import.meta.url), '..');
 const npm = (args: string[], cwd: string) =>
@@ -98,6 +99,7 @@ describe('the packed package', () => {
       '@nestjs/core',
       '@nestjs/platform-express',
       'reflect-metadata',
+      'ioredis',
     ].map((name) => `${name}@${pkg.devDependencies[name]}`);
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...peers], project);
   }, 240_000);
@@ -135,6 +137,56 @@ const testing = require('claude-rx/testing');`)}})().catch((e) => { console.erro
       text: 'Hello from the tarball',
       module: 'ClaudeStreamModule',
       service: 'function',
+    });
+  });
+
+  // claude-rx/redis on a real Redis: a stream written by one store, read back by another (another instance's).
+  const redisUsage = (load: string, url: string) => `
+${load}
+const producing = new redis.RedisStreamStore(new Redis('${url}'), { onWarning: () => {} });
+const reading = new redis.RedisStreamStore(new Redis('${url}'), { onWarning: () => {} });
+const streams = new core.ResumableStreams({ store: producing });
+const stream = await streams.start(rxjs.of({ type: 'text', data: '"one"' }, { type: 'done', data: '{}' }));
+await new Promise((resolve) => setTimeout(resolve, 200));
+const other = new core.ResumableStreams({ store: reading });
+const read = await rxjs.lastValueFrom((await other.resume(stream.id + '.0')).pipe(rxjs.toArray()));
+await producing.close();
+await reading.close();
+console.log(JSON.stringify(read.map((message) => message.type)));
+process.exit(0);
+`;
+
+  describe('claude-rx/redis', () => {
+    let redis: PrivateRedis;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(() => redis.stop());
+
+    it.each([
+      [
+        'import',
+        'use-redis.mjs',
+        (body: string) => body,
+        `import { Redis } from 'ioredis';
+import * as rxjs from 'rxjs';
+import * as core from 'claude-rx';
+import * as redis from 'claude-rx/redis';`,
+      ],
+      [
+        'require',
+        'use-redis.cjs',
+        (body: string) => `(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });`,
+        `const { Redis } = require('ioredis');
+const rxjs = require('rxjs');
+const core = require('claude-rx');
+const redis = require('claude-rx/redis');`,
+      ],
+    ])('shares a stream between two stores, through %s', (_, name, wrap, load) => {
+      const file = join(project, name);
+      writeFileSync(file, wrap(redisUsage(load, redis.url)));
+      const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+      expect(JSON.parse(out)).toEqual(['text', 'done']);
     });
   });
 
