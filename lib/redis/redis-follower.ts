@@ -16,8 +16,6 @@ const END_ID = '1-0';
 /** How many entries one read takes per stream. */
 const BATCH = 1000;
 
-
-
 /** The position of an event entry id (`0-<position>`). */
 function positionOf(entryId: string): number {
   return Number(entryId.slice(2));
@@ -138,7 +136,7 @@ export class RedisFollower {
       for (const follower of this.followed.get(streamId)!) after = Math.min(after, follower.after);
       return `0-${after}`;
     });
-    const result = (await blocking.xread(
+    const result = await blocking.xread(
       'COUNT',
       BATCH,
       'BLOCK',
@@ -146,7 +144,7 @@ export class RedisFollower {
       'STREAMS',
       ...streamIds.map((streamId) => this.keys.stream(streamId).events),
       ...from,
-    ));
+    );
     for (const [key, entries] of result ?? []) {
       const streamId = streamIds[streamIds.findIndex((id) => this.keys.stream(id).events === key)]!;
       this.deliver(streamId, entries);
