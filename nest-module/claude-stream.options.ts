@@ -47,7 +47,17 @@ export interface ClaudeStreamSseOptions extends ToSseOptions {
  * ClaudeStreamModule.forRoot({ resume });
  * ```
  */
-export type ClaudeStreamResumeOptions = Omit<ResumableStreamsOptions, 'store'>;
+export interface ClaudeStreamResumeOptions extends Omit<ResumableStreamsOptions, 'store'> {
+  /**
+   * On `app.close()` (a deploy): how long the streams produced by this instance may run on to their end before they
+   * are aborted. Their readers' connections are ended at once (they reconnect, and resume on another instance that
+   * shares the store); new calls are refused meanwhile. With 0, the streams are aborted at once, and their readers
+   * get an `error` event (`server_shutdown`).
+   * @defaultValue 10000 with a shared store (`RedisStreamStore`); 0 with a `MemoryStreamStore`, whose streams cannot
+   *   be resumed anywhere once the process is gone
+   */
+  readonly drainMs?: number;
+}
 
 /**
  * What `ClaudeStreamModule` takes as its client: any Claude client, typed by what the module calls
@@ -149,6 +159,8 @@ export interface ClaudeStreamConfig {
   readonly store: StreamStore;
   /** The resumable streams, when `resume` is on. */
   readonly streams: ResumableStreams | undefined;
+  /** How long a shutdown lets this instance's resumable streams run on (`resume.drainMs`). */
+  readonly drainMs: number;
 }
 
 /** The module's default `retry`: short enough for a request that a browser is waiting on. */
@@ -265,9 +277,10 @@ function checkSse(sse: unknown): { sse: ToSseOptions; subscribeTimeoutMs: number
 function storeAndStreams(options: Record<string, unknown>): {
   store: StreamStore;
   streams: ResumableStreams | undefined;
+  drainMs: number;
 } {
   const store = checkStore(options['store']);
-  return { store, streams: checkResume(options['resume'], store) };
+  return { store, ...checkResume(options['resume'], store) };
 }
 
 const STORE_METHODS = [
@@ -296,14 +309,23 @@ function checkStore(store: unknown): StreamStore {
   return store as unknown as StreamStore;
 }
 
-function checkResume(resume: unknown, store: StreamStore): ResumableStreams | undefined {
-  if (resume === undefined || resume === false) return undefined;
-  if (resume !== true && !isObject(resume))
+/** The drain of a shared store: long enough for most answers to end, short of a container's grace period (30 s). */
+const DEFAULT_DRAIN_MS = 10_000;
+
+function checkResume(resume: unknown, store: StreamStore): { streams: ResumableStreams | undefined; drainMs: number } {
+  if (resume === undefined || resume === false) return { streams: undefined, drainMs: DEFAULT_DRAIN_MS };
+  if (resume !== true && !isObject(resume)) {
     fail(`options.resume must be true, false or an object, got ${kindOf(resume)}`);
+  }
   const options = resume === true ? {} : resume;
   if ('store' in options) fail('options.resume.store is not an option: give the store as options.store');
+  const { drainMs = store instanceof MemoryStreamStore ? 0 : DEFAULT_DRAIN_MS, ...streamOptions } =
+    options as ClaudeStreamResumeOptions;
+  if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0) {
+    fail(`options.resume.drainMs must be a number of milliseconds, 0 or more, got ${String(drainMs)}`);
+  }
   try {
-    return new ResumableStreams({ ...(options as ClaudeStreamResumeOptions), store });
+    return { streams: new ResumableStreams({ ...streamOptions, store }), drainMs };
   } catch (error) {
     fail(
       `invalid options.resume: ${error instanceof Error ? error.message.replace(/^ResumableStreams: /, '') : String(error)}`,

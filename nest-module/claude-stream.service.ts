@@ -1,5 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type MessageEvent,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { defer, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import {
   claudeStream,
@@ -79,7 +86,7 @@ export interface ClaudeSseRunToolsOptions extends ClaudeRunToolsOptions, ClaudeS
  * ```
  */
 @Injectable()
-export class ClaudeStreamService implements BeforeApplicationShutdown {
+export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly shutdownRegistry = new ShutdownRegistry();
   private readonly responder: SseResponder;
   /** Resume mode's responder, when the module's `resume` is on. */
@@ -478,9 +485,27 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Ends every call still open with a `ClaudeStreamShutdownError` (aborting its request) and refuses new ones, so
-   * that `app.close()` neither waits for streams nor leaves requests running; then leaves Nest two event-loop turns
-   * to end their responses, so that the HTTP server closes at once. Called by Nest.
+   * Checks, at start-up, that the module's `store` can be used (`StreamStore.ready`): a Redis that cannot be reached
+   * fails the start with an error that says what to check, rather than the first request. Called by Nest.
+   *
+   * @example
+   * ```ts
+   * await app.init(); // rejects: "RedisStreamStore: Redis did not answer PING within 2000 ms (…): check that it runs, …"
+   * ```
+   */
+  async onModuleInit(): Promise<void> {
+    await this.config.store.ready?.();
+  }
+
+  /**
+   * Ends the calls still open, so that `app.close()` neither waits for streams nor leaves requests running; then
+   * leaves Nest two event-loop turns to end their responses, so that the HTTP server closes at once. Called by Nest.
+   *
+   * - Without `resume`: every call still open ends with a `ClaudeStreamShutdownError` (its request aborted; an SSE
+   *   client gets an `error` event of type `server_shutdown`), and new calls fail with it.
+   * - With `resume` and a `drainMs` (a deploy, with a shared store): new calls are refused; every reader's connection ends at once, so that its client
+   *   reconnects and resumes on another instance sharing the store; the streams produced here run on to their end
+   *   for up to `resume.drainMs`, and what is left is then aborted (its readers get `server_shutdown`).
    *
    * @example
    * ```ts
@@ -488,6 +513,11 @@ export class ClaudeStreamService implements BeforeApplicationShutdown {
    * ```
    */
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.resumable && this.config.drainMs > 0) {
+      this.shutdownRegistry.refuseNew();
+      this.resumable.endReaders();
+      await this.resumable.drain(this.config.drainMs);
+    }
     await this.shutdownRegistry.shutdown();
   }
 

@@ -1,11 +1,14 @@
-import type { Logger, MessageEvent } from '@nestjs/common';
-import { identity, tap, type Observable } from 'rxjs';
+import { HttpException, type Logger, type MessageEvent } from '@nestjs/common';
+import { identity, of, ReplaySubject, takeUntil, tap, type Observable } from 'rxjs';
 import {
+  describeFailure,
   isRunToolsMarker,
   sseHeartbeat,
+  StreamLostError,
   toSseFrames,
   type ClaudeRxEvent,
   type ResumableStreams,
+  type SseErrorData,
   type SseMessage,
 } from '../lib/index.js';
 import { awaitFirstEvent } from './await-first-event.js';
@@ -29,6 +32,9 @@ import { checkToSseOptions } from './to-sse.js';
  * ```
  */
 export class ResumableSseResponder {
+  /** Emits once, at shutdown: every reader's connection ends then (and any opened after it, at once). */
+  private readonly closing = new ReplaySubject<void>(1);
+
   constructor(
     private readonly streams: ResumableStreams,
     private readonly config: ClaudeStreamConfig,
@@ -75,7 +81,7 @@ export class ResumableSseResponder {
     }
     running = true;
     stream.produce(answered.pipe(frames));
-    return stream.read(0).pipe(sseHeartbeat<SseMessage>(heartbeatMs));
+    return this.reader(stream.read(0), heartbeatMs);
   }
 
   /**
@@ -92,10 +98,47 @@ export class ResumableSseResponder {
   ): Promise<Observable<MessageEvent>> {
     const { owner, signal } = opts;
     const heartbeatMs = this.heartbeatFor(opts);
-    const events$ = await this.refusalsAnswered(() => this.streams.resume(lastEventId, { owner }), lastEventId);
+    let events$: Observable<SseMessage>;
+    try {
+      events$ = await this.refusalsAnswered(() => this.streams.resume(lastEventId, { owner }), lastEventId);
+    } catch (error) {
+      if (error instanceof HttpException) throw error;
+      // The store cannot be read (Redis is down): one `error` event, with the id the client had, so that it may try
+      // again later from there; never a silent gap, never the store's own message.
+      const { type, message, retryable } = describeFailure(new StreamLostError());
+      const data: SseErrorData = { type, message, retryable };
+      return of<MessageEvent>({ id: lastEventId, type: 'error', data: JSON.stringify(data) });
+    }
     // The client left while the store was asked: nobody will subscribe.
     signal?.throwIfAborted();
-    return events$.pipe(sseHeartbeat<SseMessage>(heartbeatMs));
+    return this.reader(events$, heartbeatMs);
+  }
+
+  /**
+   * Ends every reader's connection now, and any opened later at once: at shutdown the clients reconnect, to an
+   * instance that shares the store. Their streams run on.
+   */
+  endReaders(): void {
+    this.closing.next();
+  }
+
+  /**
+   * Waits until no stream is produced here any more, or `drainMs` has passed.
+   *
+   * @returns Whether every stream ended in time.
+   */
+  async drain(drainMs: number): Promise<boolean> {
+    const deadline = Date.now() + drainMs;
+    while (this.streams.producing > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return true;
+  }
+
+  /** What a request gets of a stream: its events, heartbeats in the silences, until its end or the shutdown. */
+  private reader(events$: Observable<SseMessage>, heartbeatMs: number | false): Observable<MessageEvent> {
+    return events$.pipe(sseHeartbeat<SseMessage>(heartbeatMs), takeUntil(this.closing));
   }
 
   /** `ResumableStreams.stop`, a malformed id answered with 400. */

@@ -37,6 +37,11 @@ export class ShutdownRegistry {
     });
   }
 
+  /** Refuses new calls (they fail with `ClaudeStreamShutdownError`), leaving those open to run on. */
+  refuseNew(): void {
+    this.shuttingDown = true;
+  }
+
   /**
    * Ends every call still open and refuses new ones; then leaves Nest two event-loop turns to end their responses.
    * Why the turns: Node's `server.close()` (next in Nest's shutdown) closes only the connections idle by then; one

@@ -69,9 +69,13 @@ redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[1]) + ttl)
 return 1
 `;
 
-/** KEYS: meta, stop, lease. Records a stop of a live stream (kept `ttl`); returns 0 if not live. */
+/**
+ * KEYS: meta, stop, lease. Records a stop of a live stream (kept `ttl`); returns 0 if not live, or if it is stopping
+ * already (a second stop changes nothing).
+ */
 export const REQUEST_STOP = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'live' or redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[2], '1', 'PX', redis.call('HGET', KEYS[1], 'ttl'))
 return 1
 `;

@@ -289,15 +289,15 @@ export class ResumableStreams {
           subscriber.next({ id: eventIdOf(streamId, event.position), type: event.type, data: event.data });
         },
         error(error: unknown) {
-          if (!(error instanceof StreamLostError)) {
-            subscriber.error(error);
-            return;
-          }
-          // The producer died: the stream ends with an `error` event of its own, whose id (one past the last stored)
-          // an EventSource reconnects with, and is then told 204: there is nothing more.
-          const { type, message, retryable } = describeFailure(error);
+          // Every failure ends the reader's stream with an `error` event (`stream_lost`), never a silent end, nor
+          // the store's own error (which may name hosts). Its id: when the producer died, one past the last stored
+          // (a reconnect with it is told 204: there is nothing more); when reading failed (the store is unreachable,
+          // the reader fell behind what is kept), the last one handed (a reconnect later goes on from there).
+          const lost = error instanceof StreamLostError;
+          const { type, message, retryable } = describeFailure(new StreamLostError());
           const data: SseErrorData = { type, message, retryable };
-          subscriber.next({ id: eventIdOf(streamId, lastPosition + 1), type: 'error', data: JSON.stringify(data) });
+          const id = eventIdOf(streamId, lost ? lastPosition + 1 : lastPosition);
+          subscriber.next({ id, type: 'error', data: JSON.stringify(data) });
           subscriber.complete();
         },
         complete: () => subscriber.complete(),

@@ -152,4 +152,11 @@ export interface StreamStore {
 
   /** Until when the calls of `key` are held, or `undefined` when they are not (any more). */
   callsHeldUntil(key: string): Promise<number | undefined>;
+
+  /**
+   * Resolves once the store can be used; rejects at once, with an error that says what to check, when it cannot (its
+   * server is unreachable). Optional; `ClaudeStreamModule` calls it at start-up, so that a wrong address fails the
+   * start rather than the first request.
+   */
+  ready?(): Promise<void>;
 }
