@@ -244,7 +244,9 @@ export class ResumableStreams {
     if (!info || info.owner !== owner) throw new StreamNotFoundError();
     // A lost stream's final event is the `error` event its readers were given, one past its last stored position.
     const finalPosition = info.state === 'lost' ? info.lastPosition + 1 : info.lastPosition;
-    if (at.position > finalPosition) throw new StreamNotFoundError();
+    // Past the end of an ended stream: forged. A live one may be ahead in the producer than in a store that writes
+    // behind (Redis, by `flushMs`): its reader waits for what comes.
+    if (info.state !== 'live' && at.position > finalPosition) throw new StreamNotFoundError();
     if (info.state !== 'live' && at.position === finalPosition) throw new StreamEndedError();
     if (at.position < info.firstPosition - 1) throw new StreamGapError(at.position, info.firstPosition);
     return this.reader(at.streamId, at.position);
