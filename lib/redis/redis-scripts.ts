@@ -27,22 +27,32 @@ return 1
 
 /**
  * KEYS: meta, events, lease. ARGV: final ('1' or '0'), leaseMs, n, then n triples (position, type, data).
- * Returns the last position; -1 when the stream is not live (unknown, expired, ended or its lease lapsed); -2 when a
- * position does not follow.
+ * Returns the last position; -1 when the stream is not live (unknown, expired, ended or its lease lapsed); -2 when the
+ * positions leave a gap. Idempotent: events already written are skipped, and the end written twice is one end, so that
+ * a write that timed out here but reached Redis later (ioredis's offline queue) does no harm when it is sent again.
  */
 export const APPEND = `
-if redis.call('HGET', KEYS[1], 'state') ~= 'live' or redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'ended' and ARGV[1] == '1' then return tonumber(redis.call('HGET', KEYS[1], 'last')) end
+if state ~= 'live' or redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 local max = tonumber(redis.call('HGET', KEYS[1], 'max'))
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
 local n = tonumber(ARGV[3])
+local expected = last + 1
 for i = 0, n - 1 do
-  if tonumber(ARGV[4 + i * 3]) ~= last + 1 + i then return -2 end
+  local position = tonumber(ARGV[4 + i * 3])
+  if position > last then
+    if position ~= expected then return -2 end
+    expected = expected + 1
+  end
 end
 for i = 0, n - 1 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', max, '0-' .. ARGV[4 + i * 3], 't', ARGV[5 + i * 3], 'd', ARGV[6 + i * 3])
+  if tonumber(ARGV[4 + i * 3]) > last then
+    redis.call('XADD', KEYS[2], 'MAXLEN', max, '0-' .. ARGV[4 + i * 3], 't', ARGV[5 + i * 3], 'd', ARGV[6 + i * 3])
+  end
 end
-last = last + n
+last = expected - 1
 local first = last - max + 1
 if first < 1 then first = 1 end
 redis.call('HSET', KEYS[1], 'last', last, 'first', first)
@@ -54,7 +64,7 @@ if ARGV[1] == '1' then
   redis.call('PEXPIRE', KEYS[2], ttl)
 else
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + ttl)
-  if n > 0 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + ttl) end
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + ttl)
 end
 return last
 `;
@@ -69,13 +79,9 @@ redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[1]) + ttl)
 return 1
 `;
 
-/**
- * KEYS: meta, stop, lease. Records a stop of a live stream (kept `ttl`); returns 0 if not live, or if it is stopping
- * already (a second stop changes nothing).
- */
+/** KEYS: meta, stop, lease. Records a stop of a live stream (kept `ttl`); returns 0 if not live. */
 export const REQUEST_STOP = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'live' or redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[2], '1', 'PX', redis.call('HGET', KEYS[1], 'ttl'))
 return 1
 `;

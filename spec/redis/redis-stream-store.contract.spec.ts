@@ -48,6 +48,7 @@ describeStreamStoreContract('RedisStreamStore, across two instances', async () =
   };
 });
 
-describeStreamStoreContract('RedisStreamStore, one instance', async () => ({
-  store: new RedisStreamStore(redis.client(), { onWarning: () => undefined }),
-}));
+describeStreamStoreContract('RedisStreamStore, one instance', async () => {
+  const store = new RedisStreamStore(redis.client(), { onWarning: () => undefined });
+  return { store, close: () => store.close() };
+});
