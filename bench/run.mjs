@@ -7,7 +7,7 @@
 //    --write) writes them into BENCHMARKS.md between its `bench:results` markers; every run also leaves
 //    bench/.build/results/last-run.{json,md}.
 //
-// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse,resume;
+// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse,resume,redis;
 // CLAUDE_RX_BENCH_BUILD=<dir> measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy
 // while profiling.
 // Benchmarks are not tests: nothing here fails on a missed target; the tables say which are missed.
@@ -71,7 +71,10 @@ if (existsSync(`${benchDir}node_modules/@anthropic-ai/sdk`)) {
 }
 
 // Imported only now: they load the snapshot.
-const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, startUpstream } = await import('./lib/suites.mjs');
+const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, redisSuite, startUpstream } = await import(
+  './lib/suites.mjs'
+);
+const { redisServerVersion } = await import('./lib/redis-server.mjs');
 const report = await import('./lib/report.mjs');
 
 const versionOf = (name, from = root) => {
@@ -102,6 +105,8 @@ const environment = {
     '@langchain/core': versionOf('@langchain/core', benchDir),
     ai: versionOf('ai', benchDir),
     '@ai-sdk/anthropic': versionOf('@ai-sdk/anthropic', benchDir),
+    ioredis: versionOf('ioredis'),
+    'redis-server': redisServerVersion(),
   },
 };
 
@@ -114,6 +119,7 @@ try {
   if (runs('tool')) results.tool = await toolSuite({ quick, log, url: upstream.url });
   if (runs('sse')) results.sse = await sseSuite({ quick, log, url: upstream.url });
   if (runs('resume')) results.resume = await resumeSuite({ quick, log, url: upstream.url });
+  if (runs('redis')) results.redis = await redisSuite({ quick, log, url: upstream.url });
 } finally {
   await upstream.stop();
 }

@@ -1,7 +1,9 @@
 // The suites: what runs, how many times, and in which processes.
 import { collect, ask, next, start, stop } from './children.mjs';
 import { performance } from 'node:perf_hooks';
-import { median, ratioInterval } from './stats.mjs';
+import { dist } from './paths.mjs';
+import { redisServerMissing, redisServerVersion, startRedisServer } from './redis-server.mjs';
+import { median, quantile, ratioInterval } from './stats.mjs';
 
 export const SDK_RAW = 'SDK raw stream';
 const FETCH = 'fetch + SSE parse + JSON.parse';
@@ -342,4 +344,190 @@ export async function resumeSuite({ quick, log, url }) {
     );
   }
   return { model, deltas, rounds, warmup, runs, variants };
+}
+
+/** The streams of the redis suite: one paced like a real answer, one as fast as the fake server can send it. */
+export const REDIS_CASES = ['paced', 'fast'];
+/** The producing process's stores, by the name the table uses. */
+export const REDIS_STORES = { memory: 'MemoryStreamStore', redis: 'RedisStreamStore' };
+/** After both readers are done, how long before the window closes: their detach commands land meanwhile. */
+const REDIS_SETTLE_MS = 100;
+
+/**
+ * What `RedisStreamStore` costs a stream: the commands each side sends Redis (counted at the server, by MONITOR),
+ * per second of stream and per event; the producing process's CPU per event against the same on a
+ * `MemoryStreamStore`; how late the reader on another instance gets each event. See `redis-run.mjs` and
+ * `redis-server.mjs`. Skipped, with the reason, when redis-server is missing or does not start.
+ */
+export async function redisSuite({ quick, log, url }) {
+  const missing = redisServerMissing();
+  if (missing) {
+    log(`redis: skipped: ${missing}`);
+    return { skipped: missing };
+  }
+  const paceMs = 15;
+  const pacedDeltas = quick ? 120 : 400;
+  const fastDeltas = 20_000;
+  const cases = {
+    paced: { model: `bench:paced:${pacedDeltas}:${paceMs}`, runs: 1, deltas: pacedDeltas, paceMs },
+    fast: { model: `bench:text:${fastDeltas}`, runs: quick ? 1 : 3, deltas: fastDeltas },
+  };
+  // Each producing process warms up on the fast stream (the same code as the paced one, 20,000 times over) before
+  // its measured runs.
+  const { rounds, warmup } = quick ? { rounds: 1, warmup: 2 } : { rounds: 4, warmup: 6 };
+  const scriptModule = await import(dist('lib/redis/redis-scripts.js'));
+  const scripts = new Map(
+    Object.entries(scriptModule)
+      .filter(([, text]) => typeof text === 'string')
+      .map(([name, text]) => [text, name]),
+  );
+  let server;
+  try {
+    server = await startRedisServer({ scripts });
+  } catch (error) {
+    const reason = `redis-server did not start (${error.message})`;
+    log(`redis: skipped: ${reason}`);
+    return { skipped: reason };
+  }
+  const version = redisServerVersion();
+  log(
+    `redis: redis-server ${version} on port ${server.port}; ${pacedDeltas} deltas one every ${paceMs} ms, then ` +
+      `${fastDeltas} at once; ${rounds} round(s)`,
+  );
+  const samples = Object.fromEntries(
+    Object.keys(REDIS_STORES).map((store) => [store, Object.fromEntries(REDIS_CASES.map((name) => [name, []]))]),
+  );
+  const lags = Object.fromEntries(REDIS_CASES.map((name) => [name, []]));
+  const started = performance.now();
+  let reader;
+  try {
+    reader = start('redis-run.mjs', [{ role: 'reader', store: 'redis', port: server.port }]);
+    await next(reader, (message) => message?.type === 'ready');
+    for (let round = 0; round < rounds; round++) {
+      const stores = Object.keys(REDIS_STORES);
+      for (const store of stores.map((_, i) => stores[(i + round) % stores.length])) {
+        const producer = start('redis-run.mjs', [{ role: 'producer', store, url, port: server.port }]);
+        try {
+          await next(producer, (message) => message?.type === 'ready');
+          const play = (model) => playRedisRun({ producer, reader: store === 'redis' ? reader : undefined, server }, model);
+          for (let i = 0; i < warmup; i++) await play(cases.fast.model);
+          for (const name of REDIS_CASES) {
+            for (let i = 0; i < cases[name].runs; i++) {
+              const run = await play(cases[name].model);
+              if (run.lags) lags[name].push(...run.lags);
+              delete run.lags;
+              samples[store][name].push(run);
+            }
+          }
+        } finally {
+          await stop(producer);
+        }
+      }
+      log(`redis: round ${round + 1}/${rounds} done (${Math.round(performance.now() - started) / 1000} s)`);
+    }
+  } finally {
+    if (reader) await stop(reader);
+    await server.stop();
+  }
+  const byCase = Object.fromEntries(
+    REDIS_CASES.map((name) => [name, summarizeRedisCase(samples, name, rounds, lags[name])]),
+  );
+  for (const name of REDIS_CASES) {
+    const { memory, redis } = byCase[name];
+    log(
+      `redis: ${name}: producer ${redis.producer.perSecond.toFixed(1)} commands/s ` +
+        `(${redis.producer.perEvent.toFixed(3)} per event), remote reader ${redis.reader.perSecond.toFixed(1)}/s; ` +
+        `CPU ${redis.usPerEvent.toFixed(2)} µs per event vs ${memory.usPerEvent.toFixed(2)} in memory; ` +
+        `remote lag p50 ${redis.lag.p50.toFixed(1)} ms, p95 ${redis.lag.p95.toFixed(1)} ms`,
+    );
+  }
+  return { version, flushMs: 50, rounds, warmup, cases, byCase };
+}
+
+/**
+ * One stream through the producer (and the reader on the other instance, for the redis store): the monitor's window
+ * is cut just before the stream is created and once both readers are done, so that it holds everything one stream
+ * costs, its creation and its readers' attach and detach included.
+ */
+async function playRedisRun({ producer, reader, server }, model) {
+  if (reader) await server.mark();
+  const { streamId } = await ask(producer, { type: 'create', model });
+  let read;
+  if (reader) {
+    read = next(reader, (message) => message?.type === 'read');
+    await ask(reader, { type: 'follow', streamId });
+  }
+  const { cpuMs, wallMs, events, times } = await ask(producer, { type: 'go' });
+  const run = { cpuMs, wallMs, events, usPerEvent: (cpuMs * 1000) / events };
+  if (!reader) return run;
+  const remote = await read;
+  if (remote.failure) throw new Error(`redis: the remote reader failed: ${remote.failure}`);
+  if (remote.events !== events) throw new Error(`redis: the remote reader got ${remote.events} of ${events} events`);
+  await new Promise((resolve) => setTimeout(resolve, REDIS_SETTLE_MS));
+  run.counts = await server.mark();
+  run.lags = [];
+  for (let position = 1; position <= events; position++) run.lags.push(remote.times[position] - times[position]);
+  return run;
+}
+
+/** Medians over runs; commands per client (per second of stream, per event, per stream, by command); lag quantiles. */
+function summarizeRedisCase(samples, name, rounds, lags) {
+  const memoryRuns = samples.memory[name];
+  const redisRuns = samples.redis[name];
+  const base = median(memoryRuns.map((run) => run.usPerEvent));
+  const entry = (runs) => ({
+    usPerEvent: median(runs.map((run) => run.usPerEvent)),
+    ratio: median(runs.map((run) => run.usPerEvent)) / base,
+    wallMs: median(runs.map((run) => run.wallMs)),
+    events: runs[0].events,
+    samples: runs.length,
+    processes: rounds,
+    usSamples: runs.map((run) => Math.round(run.usPerEvent * 1000) / 1000),
+  });
+  const seconds = redisRuns.reduce((sum, run) => sum + run.wallMs / 1000, 0);
+  const clientSummary = (client) => {
+    const totals = redisRuns.map((run) =>
+      Object.values(run.counts.byClient[client] ?? {}).reduce((sum, n) => sum + n, 0),
+    );
+    const byCommand = {};
+    for (const run of redisRuns) {
+      for (const [command, n] of Object.entries(run.counts.byClient[client] ?? {})) {
+        byCommand[command] = (byCommand[command] ?? 0) + n;
+      }
+    }
+    return {
+      perSecond: median(redisRuns.map((run, i) => totals[i] / (run.wallMs / 1000))),
+      perEvent: median(redisRuns.map((run, i) => totals[i] / run.events)),
+      perStream: median(totals),
+      // Per stream (mean over runs), and per second of stream (all runs' counts ÷ all runs' seconds).
+      byCommand: Object.fromEntries(
+        Object.entries(byCommand)
+          .sort(([, a], [, b]) => b - a)
+          .map(([command, n]) => [command, { perStream: n / redisRuns.length, perSecond: n / seconds }]),
+      ),
+    };
+  };
+  const scripts = {};
+  for (const run of redisRuns) {
+    for (const [command, n] of Object.entries(run.counts.scripts)) scripts[command] = (scripts[command] ?? 0) + n;
+  }
+  const others = [...new Set(redisRuns.flatMap((run) => Object.keys(run.counts.byClient)))].filter(
+    (client) => client !== 'producer' && client !== 'reader',
+  );
+  return {
+    memory: entry(memoryRuns),
+    redis: {
+      ...entry(redisRuns),
+      producer: clientSummary('producer'),
+      reader: clientSummary('reader'),
+      // Commands from clients that gave no name: none expected.
+      others: Object.fromEntries(others.map((client) => [client, clientSummary(client)])),
+      scriptCallsPerStream: Object.fromEntries(
+        Object.entries(scripts)
+          .sort(([, a], [, b]) => b - a)
+          .map(([command, n]) => [command, n / redisRuns.length]),
+      ),
+      lag: { p50: quantile(lags, 0.5), p95: quantile(lags, 0.95), max: Math.max(...lags), events: lags.length },
+    },
+  };
 }

@@ -50,7 +50,12 @@ export class RedisFollower {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly options: { readonly blockMs: number; readonly leaseCheckMs: number },
+    private readonly options: {
+      readonly blockMs: number;
+      readonly leaseCheckMs: number;
+      /** Told of the blocking connection's errors (it reconnects by itself). */
+      readonly onError: (error: unknown) => void;
+    },
   ) {}
 
   /** Hands `subscriber` the events of `streamId` after `position`, then its end. Returns the teardown. */
@@ -123,6 +128,7 @@ export class RedisFollower {
   private async connection(): Promise<Redis> {
     if (!this.blocking) {
       this.blocking = this.redis.duplicate();
+      this.blocking.on('error', this.options.onError);
       this.blockingId = Number(await this.blocking.client('ID'));
     }
     return this.blocking;

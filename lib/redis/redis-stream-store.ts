@@ -79,7 +79,8 @@ const numberOf = (reply: unknown): number => Number(reply);
  * loses no stop. The key layout is in `RedisKeys`; every key expires; no secret is ever written.
  *
  * Give it an ioredis client of your own (`new Redis(url)`), which it also `duplicate()`s twice (a blocking reader and
- * a subscriber); `close()` ends those, not yours. With a Redis Cluster, the keys of one stream share a slot.
+ * a subscriber); `close()` ends those, not yours. It listens to the client's `error` events: a Redis that goes down
+ * is told once (`onWarning`), not at every reconnect attempt. With a Redis Cluster, the keys of one stream share a slot.
  *
  * @example
  * ```ts
@@ -100,6 +101,7 @@ export class RedisStreamStore implements StreamStore {
   private readonly commandTimeoutMs: number;
   private readonly warn: (message: string) => void;
   private warned = false;
+  private readonly onRedisError = (error: unknown) => this.warnOnce(error);
   private flushTimer: ReturnType<typeof setInterval> | undefined;
   private subscriber: Redis | undefined;
   private readonly stopListeners = new Map<string, Set<() => void>>();
@@ -129,7 +131,10 @@ export class RedisStreamStore implements StreamStore {
     this.flushMs = flushMs;
     this.commandTimeoutMs = commandTimeoutMs;
     this.warn = options.onWarning ?? ((message) => console.warn(message));
-    this.follower = new RedisFollower(redis, this.keys, { blockMs, leaseCheckMs });
+    // Every connection's errors (the client's, and the two this store opens) are told once, as one warning: ioredis
+    // would otherwise print each reconnect attempt's error while Redis is down.
+    redis.on('error', this.onRedisError);
+    this.follower = new RedisFollower(redis, this.keys, { blockMs, leaseCheckMs, onError: this.onRedisError });
   }
 
   /**
@@ -378,6 +383,7 @@ export class RedisStreamStore implements StreamStore {
     this.flushTimer = undefined;
     await this.flush().catch(() => undefined);
     await this.follower.close();
+    this.redis.off('error', this.onRedisError);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
@@ -430,6 +436,8 @@ export class RedisStreamStore implements StreamStore {
       const last = numberOf(
         await this.bounded(this.redis.eval(APPEND, 3, keys.meta, keys.events, keys.lease, ...args)),
       );
+      // Redis answers again: a later outage is told again, once.
+      this.warned = false;
       if (last < 0) local.abandoned = true;
       else if (final) local.finalWritten = true;
       if (final || local.abandoned) await this.releaseOwner(streamId);
@@ -463,6 +471,7 @@ export class RedisStreamStore implements StreamStore {
     if (this.subscriber) return;
     const subscriber = this.redis.duplicate();
     this.subscriber = subscriber;
+    subscriber.on('error', (error: unknown) => this.warnOnce(error));
     subscriber.on('message', (_channel: string, streamId: string) => {
       for (const listener of this.stopListeners.get(streamId) ?? []) listener();
     });

@@ -62,6 +62,7 @@ class ChatController {
   }
 }
 
+// The store listens to this client's errors and warns once; nothing else is printed while Redis is down.
 const redis = new Redis(env('REDIS_URL'), { maxRetriesPerRequest: 1 });
 const store = new RedisStreamStore(redis, {
   onWarning: (message) => process.stderr.write(`${JSON.stringify({ warning: message })}\n`),
