@@ -1,4 +1,6 @@
+import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
+import { ClaudeStreamModule } from 'claude-rx/nest';
 import { lastValueFrom, Subject, toArray } from 'rxjs';
 import { ResumableStreams, type SseFrame } from 'claude-rx';
 import { RedisKeys, RedisStreamStore } from 'claude-rx/redis';
@@ -47,6 +49,22 @@ describe('ready()', () => {
     expect(error?.message).toMatch(/Redis did not answer PING within 300 ms/);
     expect(error?.message).toMatch(/host, port and password/);
     expect(error?.message).not.toContain('hunter2');
+  });
+});
+
+describe('a NestJS app whose Redis cannot be reached', () => {
+  it('fails to start, at once, with the store saying what to check', async () => {
+    const unreachable = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    const store = new RedisStreamStore(unreachable, { commandTimeoutMs: 300, onWarning: () => undefined });
+    const moduleRef = await Test.createTestingModule({
+      imports: [ClaudeStreamModule.forRoot({ apiKey: 'sk-ant-test', store, resume: true })],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    const started = Date.now();
+    await expect(app.init()).rejects.toThrow(/Redis did not answer PING within 300 ms.*check that it runs/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await store.close();
+    unreachable.disconnect();
   });
 });
 
