@@ -102,7 +102,8 @@ export class ResumableSseResponder {
     try {
       events$ = await this.refusalsAnswered(() => this.streams.resume(lastEventId, { owner }), lastEventId);
     } catch (error) {
-      if (error instanceof HttpException) throw error;
+      // An answer of the table, or a misuse (a bad owner): as it is.
+      if (error instanceof HttpException || error instanceof TypeError) throw error;
       // The store cannot be read (Redis is down): one `error` event, with the id the client had, so that it may try
       // again later from there; never a silent gap, never the store's own message.
       const { type, message, retryable } = describeFailure(new StreamLostError());
@@ -160,6 +161,8 @@ export class ResumableSseResponder {
     } catch (error) {
       const refusal = resumeExceptionFor(error, lastEventId);
       if (refusal) throw refusal;
+      // A misuse (a bad owner) is the caller's; anything else is the store's failure, said without its message.
+      if (error instanceof TypeError) throw error;
       this.logger.warn(`Claude resumable stream store failed: ${error instanceof Error ? error.name : typeof error}`);
       throw error;
     }

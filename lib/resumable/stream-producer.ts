@@ -100,11 +100,6 @@ export class StreamProducer {
     if (this.localReaders === 0 && !this.finishing) this.startIdle();
   }
 
-  /** Ends the stream now, as stopped (`stop()` in this process; a shutdown). */
-  stop(): void {
-    this.finish(stoppedFrame('stop'));
-  }
-
   private startIdle(): void {
     this.idleSince = Date.now();
     this.armGrace(this.settings.graceMs);
