@@ -53,9 +53,11 @@ interface LocalStream {
 
 /** Where Redis failed, said without its message (which may name hosts or users). */
 function failureOf(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${error.name} ${code}` : error.name;
+  // Read by shape, not `instanceof`: an error of another realm (a VM context, a worker) is an error too.
+  if (typeof error === 'object' && error !== null) {
+    const { name, code } = error as { name?: unknown; code?: unknown };
+    const kind = typeof name === 'string' ? name : 'Error';
+    return typeof code === 'string' ? `${kind} ${code}` : kind;
   }
   return typeof error;
 }
@@ -101,6 +103,7 @@ export class RedisStreamStore implements StreamStore {
   private readonly commandTimeoutMs: number;
   private readonly warn: (message: string) => void;
   private warned = false;
+  private closed = false;
   private readonly onRedisError = (error: unknown) => this.warnOnce(error);
   private flushTimer: ReturnType<typeof setInterval> | undefined;
   private subscriber: Redis | undefined;
@@ -382,6 +385,7 @@ export class RedisStreamStore implements StreamStore {
     clearInterval(this.flushTimer);
     this.flushTimer = undefined;
     await this.flush().catch(() => undefined);
+    this.closed = true;
     await this.follower.close();
     this.redis.off('error', this.onRedisError);
     this.subscriber?.disconnect();
@@ -479,7 +483,8 @@ export class RedisStreamStore implements StreamStore {
   }
 
   private warnOnce(error: unknown): void {
-    if (this.warned) return;
+    // After `close()`, what its own disconnections cause is no failure.
+    if (this.warned || this.closed) return;
     this.warned = true;
     this.warn(
       `claude-rx: Redis failed (${failureOf(error)}): streams produced here go on for their readers here, but are not ` +

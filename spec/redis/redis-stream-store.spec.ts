@@ -38,7 +38,7 @@ describe('ready()', () => {
   it('fails fast, saying what to check, when Redis cannot be reached (no hang, no password)', async () => {
     const unreachable = new Redis({ port: 1, host: '127.0.0.1', password: 'hunter2-secret', lazyConnect: true });
     unreachable.on('error', () => undefined);
-    const store = new RedisStreamStore(unreachable, { commandTimeoutMs: 300 });
+    const store = new RedisStreamStore(unreachable, { commandTimeoutMs: 300, onWarning: () => undefined });
     const started = Date.now();
     const error = await store.ready().then(
       () => undefined,
