@@ -71,9 +71,8 @@ if (existsSync(`${benchDir}node_modules/@anthropic-ai/sdk`)) {
 }
 
 // Imported only now: they load the snapshot.
-const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, redisSuite, startUpstream } = await import(
-  './lib/suites.mjs'
-);
+const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, redisSuite, startUpstream } =
+  await import('./lib/suites.mjs');
 const { redisServerVersion } = await import('./lib/redis-server.mjs');
 const report = await import('./lib/report.mjs');
 

@@ -102,6 +102,8 @@ const handlers = {
     const { stream, params, read } = current;
     current = undefined;
     const ended = whenEnded(stream.id);
+    // The garbage of the runs before is not this one's (--expose-gc).
+    globalThis.gc?.();
     const wall0 = performance.now();
     const cpu0 = process.cpuUsage();
     stream.produce(rx.claudeStream(client, params).pipe(rx.toSseFrames()));

@@ -1,7 +1,7 @@
 // Renders a run's results as markdown, and writes them into BENCHMARKS.md between its markers.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fixed, markdownTable } from './stats.mjs';
-import { KB, RATIO_TARGETS, RESUME_VARIANTS, SDK_RAW } from './suites.mjs';
+import { KB, RATIO_TARGETS, REDIS_CASES, REDIS_STORES, RESUME_VARIANTS, SDK_RAW } from './suites.mjs';
 
 export const START_MARKER = '<!-- bench:results:start (written by `npm run bench`; edits inside are overwritten) -->';
 export const END_MARKER = '<!-- bench:results:end -->';
@@ -181,6 +181,110 @@ function resumeTable(resume) {
   );
 }
 
+/** How the redis suite's streams are named in its tables. */
+function redisCaseLabel(redis, name) {
+  const { deltas, paceMs } = redis.cases[name];
+  return name === 'paced'
+    ? `paced: ${deltas.toLocaleString('en')} deltas, one every ${paceMs} ms`
+    : `fast: ${deltas.toLocaleString('en')} deltas at once`;
+}
+
+/** What the redis tables measure, in one paragraph. */
+function redisExplanation(redis) {
+  return [
+    `A private redis-server ${redis.version} (127.0.0.1, persistence off) started by the suite. A producing process`,
+    'streams from the fake server through `ResumableStreams({ store })` (`streams.create()`, `produce(...)`) with',
+    'one local reader; with `RedisStreamStore` (`flushMs` 50, its default), a second process (another instance: its',
+    "own ioredis client, store and `ResumableStreams`) reads each stream with `streams.resume('<id>.0')`. Both",
+    'readers write every message with `encodeSse` into a string sink. **Commands** are counted at the server by',
+    'MONITOR (each connection named by its ioredis `connectionName`; admin commands MONITOR hides, such as `CLIENT',
+    'UNBLOCK`, from `INFO commandstats`), from just before the stream is created until both readers have detached,',
+    'in runs of their own (MONITOR slows the server): a MULTI…EXEC transaction counts once, the calls a Lua script',
+    'makes do not count (they cost no round trip); per second of stream is per stream ÷ the median stream length',
+    'of the timed runs, from `produce` until the final event is stored (in Redis, for `RedisStreamStore`). **CPU',
+    "per event** is the producing process's `process.cpuUsage()` over that same span ÷ its events, median over",
+    `runs (${redis.rounds} ${redis.rounds === 1 ? 'process' : 'processes'} per store, each warmed up by`,
+    `${redis.warmup} fast streams and one paced, a full GC before each measured one), with`,
+    "the ratio to `MemoryStreamStore` (the resume suite's *resumable* variant) and its",
+    '90% interval over processes. **Lag**: for every event, when the reader on the other instance got it minus when',
+    'the local reader did (one clock: one machine), over all events of the timed runs.',
+  ].join(' ');
+}
+
+function redisTable(redis) {
+  const rows = [];
+  for (const name of REDIS_CASES) {
+    for (const [store, label] of Object.entries(REDIS_STORES)) {
+      const entry = redis.byCase[name][store];
+      const remote = store === 'redis';
+      rows.push([
+        redisCaseLabel(redis, name),
+        remote ? label : `**${label}**`,
+        entry.events,
+        fixed(entry.wallMs / 1000, 2),
+        remote ? fixed(entry.producer.perSecond) : '–',
+        remote ? fixed(entry.producer.perEvent, 4) : '–',
+        remote ? fixed(entry.reader.perSecond) : '–',
+        remote ? fixed(entry.reader.perEvent, 4) : '–',
+        fixed(entry.usPerEvent, 2),
+        fixed(entry.ratio, 2),
+        remote && entry.processes > 1 ? interval(entry) : '',
+        remote ? fixed(entry.lag.p50, 1) : '–',
+        remote ? fixed(entry.lag.p95, 1) : '–',
+        `${entry.samples} (${entry.processes})`,
+      ]);
+    }
+  }
+  return markdownTable(
+    [
+      'stream',
+      'store',
+      'events',
+      'stream s',
+      'producer: commands / s',
+      'per event',
+      'remote reader: commands / s',
+      'per event',
+      'producer CPU µs / event',
+      '÷ memory',
+      '90% interval',
+      'remote lag p50 ms',
+      'p95 ms',
+      'runs (processes)',
+    ],
+    rows,
+    ['l', 'l', ...Array(12).fill('r')],
+  );
+}
+
+/** Which commands each side sends, per stream; and what the producer's scripts run inside Redis. */
+function redisBreakdownTable(redis) {
+  const list = (byCommand, perStream = (value) => value.perStream) =>
+    Object.entries(byCommand)
+      .map(([command, value]) => `${command} ${fixed(perStream(value), Number.isInteger(perStream(value)) ? 0 : 1)}`)
+      .join(', ');
+  const rows = [];
+  for (const name of REDIS_CASES) {
+    const entry = redis.byCase[name].redis;
+    const clients = [
+      ['producer', entry.producer],
+      ['remote reader', entry.reader],
+      ...Object.entries(entry.others).map(([client, summary]) => [`${client} (unexpected)`, summary]),
+    ];
+    for (const [client, summary] of clients) {
+      rows.push([redisCaseLabel(redis, name), client, fixed(summary.perStream, 0), list(summary.byCommand)]);
+    }
+    const inScripts = Object.values(entry.scriptCallsPerStream).reduce((sum, n) => sum + n, 0);
+    rows.push([
+      redisCaseLabel(redis, name),
+      "producer's scripts (inside EVAL: no round trip)",
+      fixed(inScripts, 0),
+      list(entry.scriptCallsPerStream, (n) => n),
+    ]);
+  }
+  return markdownTable(['stream', 'client', 'commands / stream', 'by command, per stream'], rows, ['l', 'l', 'r', 'l']);
+}
+
 /**
  * claude-rx's own cost as a ratio: (the SDK raw stream's CPU per event in the end-to-end case + what claude-rx adds per
  * event, measured apart) ÷ the former. Undefined when either was not run.
@@ -279,6 +383,30 @@ function targets(results) {
       'reported',
     ]);
   }
+  const redis = results.redis;
+  if (redis?.skipped) rows.push(['RedisStreamStore (redis suite)', 'skipped', redis.skipped]);
+  else if (redis) {
+    const paced = redis.byCase.paced.redis;
+    const fast = redis.byCase.fast.redis;
+    rows.push(
+      [
+        'RedisStreamStore, paced stream: Redis commands per second of stream, producer + remote reader',
+        `${fixed(paced.producer.perSecond)} + ${fixed(paced.reader.perSecond)} (per event: ` +
+          `${fixed(paced.producer.perEvent, 2)} + ${fixed(paced.reader.perEvent, 2)})`,
+        'reported',
+      ],
+      [
+        'RedisStreamStore: producer CPU per event ÷ MemoryStreamStore, paced; fast',
+        `${fixed(paced.ratio, 2)}; ${fixed(fast.ratio, 2)}`,
+        'reported',
+      ],
+      [
+        "RedisStreamStore: remote reader's lag p50 / p95, paced; fast",
+        `${fixed(paced.lag.p50, 1)} / ${fixed(paced.lag.p95, 1)} ms; ${fixed(fast.lag.p50, 1)} / ${fixed(fast.lag.p95, 1)} ms`,
+        'reported',
+      ],
+    );
+  }
   return markdownTable(['target', 'measured', ''], rows, ['l', 'r', 'l']);
 }
 
@@ -346,6 +474,24 @@ export function render(results) {
       resumeExplanation(resume),
       '',
       resumeTable(resume),
+    );
+  }
+  if (results.redis?.skipped) {
+    parts.push('', '#### Resumable streams on Redis', '', `Skipped: ${results.redis.skipped}.`);
+  } else if (results.redis) {
+    const redis = results.redis;
+    parts.push(
+      '',
+      `#### Resumable streams on Redis: \`RedisStreamStore\` (\`flushMs\` ${redis.flushMs}) against \`MemoryStreamStore\`; commands, CPU, remote lag`,
+      '',
+      redisExplanation(redis),
+      '',
+      redisTable(redis),
+      '',
+      'Commands per stream, by client and command (counted runs; the producing process also holds one connection',
+      'subscribed to the stop channel, which sends nothing while subscribed):',
+      '',
+      redisBreakdownTable(redis),
     );
   }
   return parts.join('\n');

@@ -366,14 +366,15 @@ export async function redisSuite({ quick, log, url }) {
     return { skipped: missing };
   }
   const paceMs = 15;
-  const pacedDeltas = quick ? 120 : 400;
+  const pacedDeltas = quick ? 80 : 400;
   const fastDeltas = 20_000;
   const cases = {
     paced: { model: `bench:paced:${pacedDeltas}:${paceMs}`, runs: 1, deltas: pacedDeltas, paceMs },
     fast: { model: `bench:text:${fastDeltas}`, runs: quick ? 1 : 3, deltas: fastDeltas },
   };
   // Each producing process warms up on the fast stream (the same code as the paced one, 20,000 times over) before
-  // its measured runs.
+  // its measured runs; at least twice, so that the counted fast stream (the last warm-up) is not the process's first,
+  // which opens the connections (HELLO, CLIENT SETNAME, INFO, SUBSCRIBE, CLIENT ID: once per process, not per stream).
   const { rounds, warmup } = quick ? { rounds: 1, warmup: 2 } : { rounds: 4, warmup: 6 };
   const scriptModule = await import(dist('lib/redis/redis-scripts.js'));
   const scripts = new Map(
@@ -397,6 +398,7 @@ export async function redisSuite({ quick, log, url }) {
   const samples = Object.fromEntries(
     Object.keys(REDIS_STORES).map((store) => [store, Object.fromEntries(REDIS_CASES.map((name) => [name, []]))]),
   );
+  const counted = Object.fromEntries(REDIS_CASES.map((name) => [name, []]));
   const lags = Object.fromEntries(REDIS_CASES.map((name) => [name, []]));
   const started = performance.now();
   let reader;
@@ -406,17 +408,25 @@ export async function redisSuite({ quick, log, url }) {
     for (let round = 0; round < rounds; round++) {
       const stores = Object.keys(REDIS_STORES);
       for (const store of stores.map((_, i) => stores[(i + round) % stores.length])) {
-        const producer = start('redis-run.mjs', [{ role: 'producer', store, url, port: server.port }]);
+        const producer = start('redis-run.mjs', [{ role: 'producer', store, url, port: server.port }], ['--expose-gc']);
         try {
           await next(producer, (message) => message?.type === 'ready');
-          const play = (model) => playRedisRun({ producer, reader: store === 'redis' ? reader : undefined, server }, model);
-          for (let i = 0; i < warmup; i++) await play(cases.fast.model);
+          const remote = store === 'redis' ? reader : undefined;
+          const play = (name, count) => playRedisRun({ producer, reader: remote, server, count }, cases[name].model);
+          // Warm-up: fast streams, then one paced stream. On Redis, the last fast one and the paced one are the runs
+          // whose commands are counted (MONITOR on: not timed).
+          for (let i = 0; i < warmup; i++) {
+            const run = await play('fast', remote && i === warmup - 1);
+            if (run.counts) counted.fast.push(run);
+          }
+          const pacedWarmup = await play('paced', Boolean(remote));
+          if (pacedWarmup.counts) counted.paced.push(pacedWarmup);
           for (const name of REDIS_CASES) {
             for (let i = 0; i < cases[name].runs; i++) {
-              const run = await play(cases[name].model);
-              if (run.lags) lags[name].push(...run.lags);
+              const run = await play(name, false);
+              for (const lag of run.lags ?? []) lags[name].push(lag);
               delete run.lags;
-              samples[store][name].push(run);
+              samples[store][name].push({ ...run, round });
             }
           }
         } finally {
@@ -430,7 +440,7 @@ export async function redisSuite({ quick, log, url }) {
     await server.stop();
   }
   const byCase = Object.fromEntries(
-    REDIS_CASES.map((name) => [name, summarizeRedisCase(samples, name, rounds, lags[name])]),
+    REDIS_CASES.map((name) => [name, summarizeRedisCase(samples, counted[name], name, rounds, lags[name])]),
   );
   for (const name of REDIS_CASES) {
     const { memory, redis } = byCase[name];
@@ -441,20 +451,24 @@ export async function redisSuite({ quick, log, url }) {
         `remote lag p50 ${redis.lag.p50.toFixed(1)} ms, p95 ${redis.lag.p95.toFixed(1)} ms`,
     );
   }
-  return { version, flushMs: 50, rounds, warmup, cases, byCase };
+  // flushMs: RedisStreamStore's default, which redis-run.mjs keeps.
+  return { version, flushMs: 50, rounds, warmup, counted: counted.paced.length, cases, byCase };
 }
 
 /**
- * One stream through the producer (and the reader on the other instance, for the redis store): the monitor's window
- * is cut just before the stream is created and once both readers are done, so that it holds everything one stream
- * costs, its creation and its readers' attach and detach included.
+ * One stream through the producer (and the reader on the other instance, for the redis store). Counted (`count`):
+ * MONITOR is on from just before the stream is created until both readers are done, so that the window holds
+ * everything one stream costs, its creation and its readers' attach and detach included. Otherwise: timed, with each
+ * event's lag from the local reader to the remote one.
  */
-async function playRedisRun({ producer, reader, server }, model) {
-  if (reader) await server.mark();
+async function playRedisRun({ producer, reader, server, count }, model) {
+  const counting = count ? await server.count() : undefined;
   const { streamId } = await ask(producer, { type: 'create', model });
   let read;
   if (reader) {
     read = next(reader, (message) => message?.type === 'read');
+    // Awaited below; should the producer fail first, the reader's exit must not be an unhandled rejection.
+    read.catch(() => undefined);
     await ask(reader, { type: 'follow', streamId });
   }
   const { cpuMs, wallMs, events, times } = await ask(producer, { type: 'go' });
@@ -463,55 +477,77 @@ async function playRedisRun({ producer, reader, server }, model) {
   const remote = await read;
   if (remote.failure) throw new Error(`redis: the remote reader failed: ${remote.failure}`);
   if (remote.events !== events) throw new Error(`redis: the remote reader got ${remote.events} of ${events} events`);
-  await new Promise((resolve) => setTimeout(resolve, REDIS_SETTLE_MS));
-  run.counts = await server.mark();
-  run.lags = [];
-  for (let position = 1; position <= events; position++) run.lags.push(remote.times[position] - times[position]);
+  if (counting) {
+    await new Promise((resolve) => setTimeout(resolve, REDIS_SETTLE_MS));
+    run.counts = await counting.stop();
+    // MONITOR hides admin commands; `CLIENT UNBLOCK` can only come from the instance that follows streams in Redis
+    // (`RedisFollower`), here the reader. Any other goes down as unattributed.
+    for (const [command, n] of Object.entries(run.counts.unmonitored)) {
+      const client = command === 'CLIENT UNBLOCK' ? 'reader' : 'unattributed';
+      const byCommand = (run.counts.byClient[client] ??= {});
+      byCommand[command] = (byCommand[command] ?? 0) + n;
+    }
+  } else {
+    run.lags = [];
+    for (let position = 1; position <= events; position++) run.lags.push(remote.times[position] - times[position]);
+  }
   return run;
 }
 
 /** Medians over runs; commands per client (per second of stream, per event, per stream, by command); lag quantiles. */
-function summarizeRedisCase(samples, name, rounds, lags) {
+function summarizeRedisCase(samples, countedRuns, name, rounds, lags) {
   const memoryRuns = samples.memory[name];
   const redisRuns = samples.redis[name];
   const base = median(memoryRuns.map((run) => run.usPerEvent));
+  // One value per process (the mean of its runs) for the interval, as in the resume suite.
+  const perProcess = (runs) =>
+    [...new Set(runs.map((run) => run.round))].map((round) => {
+      const own = runs.filter((run) => run.round === round);
+      return own.reduce((sum, run) => sum + run.usPerEvent, 0) / own.length;
+    });
   const entry = (runs) => ({
     usPerEvent: median(runs.map((run) => run.usPerEvent)),
     ratio: median(runs.map((run) => run.usPerEvent)) / base,
+    ratioInterval: runs === memoryRuns ? undefined : ratioInterval(perProcess(runs), perProcess(memoryRuns)),
     wallMs: median(runs.map((run) => run.wallMs)),
     events: runs[0].events,
     samples: runs.length,
     processes: rounds,
     usSamples: runs.map((run) => Math.round(run.usPerEvent * 1000) / 1000),
   });
-  const seconds = redisRuns.reduce((sum, run) => sum + run.wallMs / 1000, 0);
+  // Per second of stream: the commands of a counted stream ÷ how long the stream lasts in the timed runs (MONITOR
+  // slows the server, and so the end of the counted ones).
+  const seconds = median(redisRuns.map((run) => run.wallMs)) / 1000;
   const clientSummary = (client) => {
-    const totals = redisRuns.map((run) =>
+    const totals = countedRuns.map((run) =>
       Object.values(run.counts.byClient[client] ?? {}).reduce((sum, n) => sum + n, 0),
     );
     const byCommand = {};
-    for (const run of redisRuns) {
+    for (const run of countedRuns) {
       for (const [command, n] of Object.entries(run.counts.byClient[client] ?? {})) {
         byCommand[command] = (byCommand[command] ?? 0) + n;
       }
     }
     return {
-      perSecond: median(redisRuns.map((run, i) => totals[i] / (run.wallMs / 1000))),
-      perEvent: median(redisRuns.map((run, i) => totals[i] / run.events)),
+      perSecond: median(totals) / seconds,
+      perEvent: median(countedRuns.map((run, i) => totals[i] / run.events)),
       perStream: median(totals),
-      // Per stream (mean over runs), and per second of stream (all runs' counts ÷ all runs' seconds).
+      // Per stream: the mean over the counted runs.
       byCommand: Object.fromEntries(
         Object.entries(byCommand)
           .sort(([, a], [, b]) => b - a)
-          .map(([command, n]) => [command, { perStream: n / redisRuns.length, perSecond: n / seconds }]),
+          .map(([command, n]) => [
+            command,
+            { perStream: n / countedRuns.length, perSecond: n / countedRuns.length / seconds },
+          ]),
       ),
     };
   };
   const scripts = {};
-  for (const run of redisRuns) {
+  for (const run of countedRuns) {
     for (const [command, n] of Object.entries(run.counts.scripts)) scripts[command] = (scripts[command] ?? 0) + n;
   }
-  const others = [...new Set(redisRuns.flatMap((run) => Object.keys(run.counts.byClient)))].filter(
+  const others = [...new Set(countedRuns.flatMap((run) => Object.keys(run.counts.byClient)))].filter(
     (client) => client !== 'producer' && client !== 'reader',
   );
   return {
@@ -525,9 +561,9 @@ function summarizeRedisCase(samples, name, rounds, lags) {
       scriptCallsPerStream: Object.fromEntries(
         Object.entries(scripts)
           .sort(([, a], [, b]) => b - a)
-          .map(([command, n]) => [command, n / redisRuns.length]),
+          .map(([command, n]) => [command, n / countedRuns.length]),
       ),
-      lag: { p50: quantile(lags, 0.5), p95: quantile(lags, 0.95), max: Math.max(...lags), events: lags.length },
+      lag: { p50: quantile(lags, 0.5), p95: quantile(lags, 0.95), max: quantile(lags, 1), events: lags.length },
     },
   };
 }

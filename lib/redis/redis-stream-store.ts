@@ -62,6 +62,9 @@ function failureOf(error: unknown): string {
   return typeof error;
 }
 
+/** The most events one write carries. */
+const MAX_BATCH = 500;
+
 /** How long the local copy of a stream produced here outlives its end. */
 const LOCAL_TTL_MS = 30_000;
 
@@ -430,16 +433,20 @@ export class RedisStreamStore implements StreamStore {
   private async writePending(streamId: string, local: LocalStream): Promise<void> {
     if (local.writing || local.abandoned || local.finalWritten) return;
     if (local.pending.length === 0 && !local.final) return;
-    const batch = local.pending.splice(0);
-    const final = local.final;
+    // At most MAX_BATCH events a write: a burst (a fast answer, a backlog after an outage) must not become one script
+    // that holds Redis, and every other client of it, for many milliseconds.
+    const batch = local.pending.splice(0, MAX_BATCH);
+    const final = local.final && local.pending.length === 0;
     local.writing = true;
     const keys = this.keys.stream(streamId);
     const args: (string | number)[] = [final ? '1' : '0', local.leaseMs, batch.length];
     for (const event of batch) args.push(event.position, event.type, event.data);
+    let written = false;
     try {
       const last = numberOf(
         await this.bounded(this.redis.eval(APPEND, 3, keys.meta, keys.events, keys.lease, ...args)),
       );
+      written = true;
       // Redis answers again: a later outage is told again, once.
       this.warned = false;
       if (last < 0) local.abandoned = true;
@@ -453,6 +460,8 @@ export class RedisStreamStore implements StreamStore {
       local.writing = false;
     }
     if (local.abandoned || local.finalWritten) this.forgetLater(streamId, local);
+    // The rest of a burst goes at once, not a flush later (after a failure, it waits for the next flush).
+    else if (written && (local.pending.length > 0 || local.final)) await this.writePending(streamId, local);
   }
 
   /** The owner's slot is free once the stream is over. */

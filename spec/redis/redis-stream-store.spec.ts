@@ -109,6 +109,24 @@ describe('what is written to Redis', () => {
     await store.close();
   });
 
+  it('writes a burst in bounded writes (at most 500 events each), all of it, in order', async () => {
+    const client = redis.client();
+    const store = new RedisStreamStore(client, { keyPrefix: 'test-burst:', onWarning: () => undefined });
+    const streams = new ResumableStreams({ store });
+    const scriptsRun = async () => Number(/cmdstat_eval:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const source = new Subject<SseFrame>();
+    const stream = await streams.start(source);
+    const before = await scriptsRun();
+    for (let n = 1; n <= 2_000; n++) source.next({ type: 'content_block_delta', data: `{"n":${n}}` });
+    source.complete();
+    await lastValueFrom(stream.read().pipe(toArray()));
+    await store.flush();
+    expect((await scriptsRun()) - before).toBeGreaterThanOrEqual(4);
+    const entries = await client.xrange(new RedisKeys('test-burst:').stream(stream.id).events, '-', '+');
+    expect(entries.map(([id]) => id)).toEqual([...Array.from({ length: 2_000 }, (_, i) => `0-${i + 1}`), '1-0']);
+    await store.close();
+  });
+
   it('writes the events of a fast stream in far fewer round trips than events', async () => {
     const client = redis.client();
     const store = new RedisStreamStore(client, { keyPrefix: 'test-trips:', flushMs: 50 });
