@@ -15,11 +15,25 @@
  *
  * No API key, header or prompt is ever written: stream ids are random, owners are what the application gives, backoff
  * keys are hashes.
+ *
+ * @example
+ * ```ts
+ * import { RedisKeys } from 'claude-rx/redis';
+ * const keys = new RedisKeys('claude-rx:').stream(streamId); // inspect a stream: HGETALL keys.meta, XRANGE keys.events - +
+ * ```
  */
 export class RedisKeys {
+  /** @param prefix What every key starts with (`RedisStreamStoreOptions.keyPrefix`). */
   constructor(private readonly prefix: string) {}
 
-  /** The stream's keys, in the order the scripts take them. */
+  /**
+   * The keys of one stream, all in one Cluster slot.
+   *
+   * @example
+   * ```ts
+   * new RedisKeys('claude-rx:').stream('q3Vx0d9Jb2kZ8mN4pR7sTw').events; // 'claude-rx:{q3Vx0d9Jb2kZ8mN4pR7sTw}:events'
+   * ```
+   */
   stream(streamId: string): { meta: string; events: string; lease: string; stop: string; readers: string } {
     const base = `${this.prefix}{${streamId}}`;
     return {
@@ -31,14 +45,38 @@ export class RedisKeys {
     };
   }
 
+  /**
+   * The set of an owner's live streams.
+   *
+   * @example
+   * ```ts
+   * new RedisKeys('claude-rx:').owner('user-42'); // 'claude-rx:{o:user-42}:live'
+   * ```
+   */
   owner(owner: string): string {
     return `${this.prefix}{o:${owner}}:live`;
   }
 
+  /**
+   * The hold of a backoff key (a hash of the API key, and the model).
+   *
+   * @example
+   * ```ts
+   * new RedisKeys('claude-rx:').backoff('a1b2c3d4e5f60718:claude-sonnet-5-5'); // 'claude-rx:{b:a1b2c3d4e5f60718:claude-sonnet-5-5}'
+   * ```
+   */
   backoff(key: string): string {
     return `${this.prefix}{b:${key}}`;
   }
 
+  /**
+   * The pub/sub channel of stop requests (each message a stream id).
+   *
+   * @example
+   * ```ts
+   * new RedisKeys('claude-rx:').stopChannel; // 'claude-rx:stop'
+   * ```
+   */
   get stopChannel(): string {
     return `${this.prefix}stop`;
   }
