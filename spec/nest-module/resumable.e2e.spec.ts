@@ -703,3 +703,25 @@ describe('resume mode: sseRunTools()', () => {
     expect(JSON.stringify(server.requests[1]!.body?.['messages'])).toContain('"tool_use_id":"toolu_paris"');
   });
 });
+
+describe('resume mode on the memory store: app.close()', () => {
+  it('aborts the streams at once (no drain: nothing could resume them) and ends the readers with server_shutdown', async () => {
+    const app = await start();
+    server.enqueue(streamReply(textMessage(REPLY_TEXT, { chunkSize: 2 }), { delayMs: 50 }));
+    const reading = await openStream(`${app.url}/chat/stream?q=bye`, { headers: as('alice') });
+    for (let waited = 0; reading.events.length < 3 && waited < 2_000; waited += 10) await sleep(10);
+
+    const closedAt = performance.now();
+    await app.app.close();
+    t = undefined;
+    await within(reading.ended, 2_000, 'the reader to end');
+
+    const last = reading.events.at(-1)!;
+    expect(last.event).toBe('error');
+    expect(JSON.parse(last.data)).toMatchObject({ type: 'server_shutdown', retryable: true });
+    const [request] = server.requests;
+    await within(request!.closed, 1_000, 'the upstream request to be aborted');
+    expect(request!.closedByClient).toBe(true);
+    expect(request!.closedAt! - closedAt).toBeLessThan(1_000);
+  });
+});
