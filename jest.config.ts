@@ -11,6 +11,7 @@ const config: Config = {
     '^claude-rx/nest$': '<rootDir>/nest-module/index.ts',
     '^claude-rx/testing$': '<rootDir>/lib/testing/index.ts',
     '^claude-rx/redis$': '<rootDir>/lib/redis/index.ts',
+    '^claude-rx/client$': '<rootDir>/lib/client/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -20,7 +20,10 @@ export type ClaudeRxErrorCode =
   | 'CLAUDE_RX_STREAM_GAP'
   | 'CLAUDE_RX_STREAM_LOST'
   | 'CLAUDE_RX_STREAM_LIMIT'
-  | 'CLAUDE_RX_CALLS_HELD';
+  | 'CLAUDE_RX_CALLS_HELD'
+  | 'CLAUDE_RX_SSE_ERROR'
+  | 'CLAUDE_RX_SSE_HTTP'
+  | 'CLAUDE_RX_SSE_CONNECTION';
 
 /** Marks the errors of every copy of claude-rx in the process: `Symbol.for` is shared by the ESM and CJS builds. */
 const BRAND = Symbol.for('claude-rx.error');

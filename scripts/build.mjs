@@ -13,4 +13,6 @@ run('tsconfig.cjs.json');
 // The CommonJS tree sits inside a `"type": "module"` package: this marker makes Node read it as CommonJS.
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }, null, 2) + '\n');
+// What an app's browser bundle of `claude-rx/client` weighs, printed at every build.
+execFileSync(process.execPath, ['scripts/client-size.mjs'], { stdio: 'inherit' });
 if (!process.argv.includes('--no-samples')) run('tsconfig.samples.json');
