@@ -83,7 +83,7 @@ function requestInit(request: ClaudeSseRequest, options: ClaudeSseOptions, signa
       ...request.headers,
       ...(lastId !== undefined && { 'last-event-id': lastId }),
     },
-    body: json ? JSON.stringify(body) : (body as string | undefined),
+    body: json ? JSON.stringify(body) : body,
     signal,
   } satisfies RequestInit;
 }
@@ -226,7 +226,11 @@ export function claudeSse(url: string, options: ClaudeSseOptions = {}): Observab
             : new ClaudeSseConnectionError('The connection was lost, and this stream cannot be resumed', 0, error);
         }
         if (++attempt > maxAttempts) {
-          throw new ClaudeSseConnectionError(`The connection was lost; ${maxAttempts} reconnects failed`, maxAttempts, error);
+          throw new ClaudeSseConnectionError(
+            `The connection was lost; ${maxAttempts} reconnects failed`,
+            maxAttempts,
+            error,
+          );
         }
         const wanted = error instanceof ClaudeSseHttpError ? (error.retryAfterMs ?? 0) : 0;
         const delayMs = Math.max(wanted, Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSource, type EventSourceFetchInit } from 'eventsource';
@@ -14,6 +12,7 @@ import {
   toolUseMessage,
   type RecordedRequest,
 } from 'claude-rx/testing';
+import { CuttableProxy } from '../support/cuttable-proxy.js';
 import { API_KEY, MODEL } from './support/fixtures.js';
 import { OWNER_HEADER, startResumableApp, type AdapterName, type ResumableApp } from './support/resumable-app.js';
 import { eventWhere, openSse, type SseRead } from './support/sse-client.js';
@@ -430,48 +429,6 @@ describe('resume mode: the answer table', () => {
     expect(server.requests).toHaveLength(1);
   });
 });
-
-/** A TCP proxy in front of the app whose `cut()` destroys every connection through it, as a network drop does. */
-class CuttableProxy {
-  private readonly sockets = new Set<Socket>();
-  connections = 0;
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(target: string): Promise<CuttableProxy> {
-    const { hostname, port } = new URL(target);
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxy = new CuttableProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    server.on('connection', (client) => {
-      proxy.connections += 1;
-      const upstream = connect(Number(port), hostname);
-      for (const socket of [client, upstream]) {
-        proxy.sockets.add(socket);
-        socket.on('close', () => proxy.sockets.delete(socket));
-        // A cut connection errors (ECONNRESET, EPIPE): that is the point.
-        socket.on('error', () => undefined);
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    return proxy;
-  }
-
-  cut(): void {
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  close(): Promise<void> {
-    this.cut();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const EVENT_NAMES = [
   'message_start',
