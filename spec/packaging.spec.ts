@@ -37,7 +37,7 @@ console.log(JSON.stringify({ text: chunks.join(''), module: dynamicModule.module
 
 // A small NestJS app written in plain JavaScript (decorators applied by hand), serving one SSE endpoint through
 // ClaudeStreamService.sse() with the fake Claude server upstream. `load` brings in the modules for the module system.
-const nestApp = (load: string) => `
+const nestApp = (load: string, read = readByFetch) => `
 ${load}
 class ChatController {
   constructor(claude) { this.claude = claude; }
@@ -59,14 +59,28 @@ common.Module({
 
 const app = await core.NestFactory.create(AppModule, { logger: false, forceCloseConnections: true });
 await app.listen(0, '127.0.0.1');
-const response = await fetch(\`http://127.0.0.1:\${app.getHttpServer().address().port}/chat/stream?q=hi\`);
-const body = await response.text();
+const url = \`http://127.0.0.1:\${app.getHttpServer().address().port}/chat/stream?q=hi\`;
+${read}
 await app.close();
 await server.close();
-const text = [...body.matchAll(/"text":"([^"]*)"/g)].map((m) => m[1]).join('');
-console.log(JSON.stringify({ status: response.status, type: response.headers.get('content-type'), text, done: /event: done/.test(body) }));
+console.log(JSON.stringify(result));
 `;
 
+/** Reads the endpoint with fetch, and the SSE text by hand. */
+const readByFetch = `
+const response = await fetch(url);
+const body = await response.text();
+const text = [...body.matchAll(/"text":"([^"]*)"/g)].map((m) => m[1]).join('');
+const result = { status: response.status, type: response.headers.get('content-type'), text, done: /event: done/.test(body) };
+`;
+
+/** Reads the endpoint with claude-rx/client (as \`browser\`, with rxjs as \`rx\`), as a browser app does. */
+const readByClient = `
+const message = await rx.lastValueFrom(browser.claudeSse(url).pipe(browser.accumulateMessage()));
+server.enqueue(testing.streamReply(testing.textMessage('Hello from Nest')));
+const usage = await rx.lastValueFrom(browser.claudeSse(url).pipe(browser.tokenUsage()));
+const result = { text: message.content[0].text, stop: message.stop_reason, usage: usage.output_tokens > 0, wire: browser.SSE_WIRE_VERSION };
+`;
 const expectedApp = { status: 200, type: 'text/event-stream', text: 'Hello from Nest', done: true };
 
 describe('the packed package', () => {
@@ -278,11 +292,45 @@ const testing = require('claude-rx/testing');`)}})().catch((e) => { console.erro
     expect(JSON.parse(out)).toEqual(expectedApp);
   }, 240_000);
 
+  it.each([
+    [
+      'import',
+      'client-app.mjs',
+      `import 'reflect-metadata';
+import Anthropic from '@anthropic-ai/sdk';
+import * as common from '@nestjs/common';
+import * as core from '@nestjs/core';
+import * as rx from 'rxjs';
+import * as browser from 'claude-rx/client';
+import * as nest from 'claude-rx/nest';
+import * as testing from 'claude-rx/testing';`,
+      (code: string) => code,
+    ],
+    [
+      'require',
+      'client-app.cjs',
+      `require('reflect-metadata');
+const Anthropic = require('@anthropic-ai/sdk').default;
+const common = require('@nestjs/common');
+const core = require('@nestjs/core');
+const rx = require('rxjs');
+const browser = require('claude-rx/client');
+const nest = require('claude-rx/nest');
+const testing = require('claude-rx/testing');`,
+      (code: string) => `(async () => {${code}})().catch((e) => { console.error(e); process.exit(1); });`,
+    ],
+  ])('reads a NestJS SSE endpoint with claude-rx/client, through %s', (_, name, load, wrap) => {
+    const file = join(project, name);
+    writeFileSync(file, wrap(nestApp(load, readByClient)));
+    const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ text: 'Hello from Nest', stop: 'end_turn', usage: true, wire: 1 });
+  });
+
   it('ships types for every entry, types first in the exports map', () => {
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/claude-rx/package.json'), 'utf8')) as {
       exports: Record<string, Record<string, Record<string, string>> | string>;
     };
-    for (const entry of ['.', './nest', './testing']) {
+    for (const entry of ['.', './nest', './testing', './redis', './client']) {
       const conditions = manifest.exports[entry] as Record<string, Record<string, string>>;
       for (const kind of ['import', 'require']) {
         expect(Object.keys(conditions[kind]!)[0]).toBe('types');
