@@ -74,6 +74,26 @@ export default tseslint.config(
     },
   },
   {
+    // claude-rx/client runs in browsers: no Node built-in, and the SDK for its types only (the bundle must not hold it).
+    files: ['lib/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'claude-rx/client runs in browsers: no Node built-ins.' },
+            {
+              group: ['@anthropic-ai/*'],
+              allowTypeImports: true,
+              message: 'claude-rx/client imports the SDK for its types only (import type).',
+            },
+            { group: ['@nestjs/*', 'ioredis'], message: 'claude-rx/client runs in browsers.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     // Plain JavaScript (scripts, bench) is linted without type information.
