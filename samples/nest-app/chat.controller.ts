@@ -1,43 +1,31 @@
-import { readFileSync } from 'node:fs';
 import {
+  BadRequestException,
   Body,
   Controller,
   Get,
   Header,
   HttpCode,
   Inject,
+  NotFoundException,
+  Post,
   RequestMethod,
   Sse,
   SseSignal,
   type MessageEvent,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
+import { LastEventId } from 'claude-rx/nest';
 import { ChatRequestPipe, MAX_PROMPT_LENGTH, type ChatRequest } from './chat-request.js';
 import { CHAT_SETTINGS, type ChatSettings } from './chat-settings.js';
 import { ChatService } from './chat.service.js';
-
-/**
- * The page, read once. It sits beside this file in `samples/nest-app/`; the build compiles only TypeScript into
- * `dist/samples/nest-app/`, so from there it is read from the source folder.
- */
-function loadPage(): string {
-  for (const candidate of ['./index.html', '../../../samples/nest-app/index.html']) {
-    try {
-      return readFileSync(new URL(candidate, import.meta.url), 'utf8');
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error('samples/nest-app/index.html not found');
-}
+import { PAGE_ASSETS, type PageAssets } from './page-assets.js';
 
 @Controller()
 export class ChatController {
-  private readonly page = loadPage();
-
   constructor(
     private readonly chats: ChatService,
     @Inject(CHAT_SETTINGS) private readonly settings: ChatSettings,
+    @Inject(PAGE_ASSETS) private readonly page: PageAssets,
   ) {}
 
   /** The single page. */
@@ -45,7 +33,24 @@ export class ChatController {
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   index(): string {
-    return this.page;
+    return this.page.html;
+  }
+
+  /** The page's script: `page.ts` with `claude-rx/client` and rxjs, bundled by the build. */
+  @Get('page.js')
+  @Header('Content-Type', 'text/javascript; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  script(): string {
+    return this.page.script;
+  }
+
+  /** Its source map, for the browser's developer tools. */
+  @Get('page.js.map')
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  sourceMap(): string {
+    if (this.page.sourceMap === undefined) throw new NotFoundException('page.js.map was not built');
+    return this.page.sourceMap;
   }
 
   /** What the page shows in its header: where answers come from, and the limits. */
@@ -58,13 +63,30 @@ export class ChatController {
   /**
    * The chat, as Server-Sent Events over a POST (the prompt stays out of URLs and logs). A bad body is a 400 with
    * the problem in `message`; a failure before Claude's first event is a real status (429, 503, 504, 502).
+   *
+   * The same request with a `Last-Event-ID` header (the page's client reconnecting after a dropped connection) is a
+   * resume: the events after that id, then the live ones, and no new request to Claude; 204 when the stream had
+   * ended, 404 when it is unknown or expired.
    */
   @Sse('api/chat', { method: RequestMethod.POST })
   @HttpCode(200)
   async chat(
     @Body(ChatRequestPipe) request: ChatRequest,
+    @LastEventId() lastEventId: string | undefined,
     @SseSignal() signal: AbortSignal,
   ): Promise<Observable<MessageEvent>> {
-    return this.chats.chat(request, signal);
+    return this.chats.chat(request, { lastEventId, signal });
+  }
+
+  /**
+   * The page's Stop: `{ "id": "<stream id>" }` (in the body, never in the URL). The upstream request is aborted at
+   * once, and the stream's readers get a `stopped` event. Answers `{ stopped }`: `false` when the stream was over or
+   * unknown; 400 when `id` is no stream id.
+   */
+  @Post('api/chat/stop')
+  @HttpCode(200)
+  async stop(@Body('id') id: unknown): Promise<{ stopped: boolean }> {
+    if (typeof id !== 'string') throw new BadRequestException('id must be a string: the id of the stream to stop');
+    return { stopped: await this.chats.stop(id) };
   }
 }

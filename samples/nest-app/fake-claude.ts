@@ -16,7 +16,8 @@ export interface FakeClaudeScriptOptions {
   readonly delayMs?: number;
 }
 
-const STORY =
+/** The story the fake server tells (the answer to a prompt that is neither about the weather nor an overload). */
+export const STORY =
   'Every night for thirty years, Ada climbed the hundred and twelve steps of the Skerry light and wound the lamp. ' +
   'Ships passed, and she never met them. Then, one November, the sea began to sing.\n\n' +
   'The whale was young, and alone. It circled the rocks below the tower, calling into the dark, and no answer came. ' +

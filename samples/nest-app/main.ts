@@ -1,12 +1,14 @@
 /**
  * The `npm start` demo: a NestJS app serving one web page at http://localhost:3000 (`PORT`, `HOST`) that streams
- * Claude's answer through `ClaudeStreamService.sse()`: thinking in its own panel, the text, a tool call with its
- * input as it streams and its result, token usage, a Stop button that aborts the upstream request, and errors in
- * words. With `ANTHROPIC_API_KEY` it talks to the Claude API (model `CLAUDE_MODEL`); without, to the fake Claude
- * server of `claude-rx/testing`, started in-process and scripted (ask about the weather for the tool call; say
- * "overload" to see the error path).
+ * Claude's answer through `ClaudeStreamService.sseRunTools()`, resumable: thinking in its own panel, the text, a tool
+ * call with its input as it streams and its result, token usage, a Stop button that stops the stream on the server
+ * (the upstream request is aborted at once), "reconnecting…" and the rest of the answer after a dropped connection,
+ * and errors in words. The page's script (`page.ts`) reads the stream with `claude-rx/client`. With
+ * `ANTHROPIC_API_KEY` it talks to the Claude API (model `CLAUDE_MODEL`); without, to the fake Claude server of
+ * `claude-rx/testing`, started in-process and scripted (ask about the weather for the tool call; say "overload" to see
+ * the error path).
  *
- * Run: `npm start`, or `node dist/samples/nest-app/main.js` after `npm run build`.
+ * Run: `npm start`, or `node dist/samples/nest-app/main.js` after `npm run build` (which also bundles `page.ts`).
  */
 import 'reflect-metadata';
 import type { Server } from 'node:http';

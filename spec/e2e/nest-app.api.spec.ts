@@ -1,4 +1,6 @@
-import { startDemo, postChat, type RunningDemo } from './support/demo-app.js';
+import { createParser } from 'eventsource-parser';
+import { STORY } from '../../samples/nest-app/fake-claude.js';
+import { startDemo, postChat, type ReadEvent, type RunningDemo } from './support/demo-app.js';
 
 // The demo's HTTP API, as the page uses it: validation, the tool loop, the error path, and a fuzz of bad bodies.
 describe('nest-app demo: POST /api/chat', () => {
@@ -15,7 +17,18 @@ describe('nest-app demo: POST /api/chat', () => {
     const page = await fetch(`${demo.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await page.text()).toContain('<form id="ask">');
+    const html = await page.text();
+    expect(html).toContain('<form id="ask">');
+    expect(html).toContain('<script type="module" src="/page.js"></script>');
+    const script = await fetch(`${demo.url}/page.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    // One module, rxjs and claude-rx/client inside: nothing left for the browser to resolve.
+    const code = await script.text();
+    expect(code).not.toMatch(/\bfrom\s*["'](?:rxjs|claude-rx)/);
+    expect(code).toContain('/api/chat/stop');
+    expect(code).toMatch(/\/\/# sourceMappingURL=page\.js\.map\s*$/);
+    expect((await fetch(`${demo.url}/page.js.map`)).status).toBe(200);
     const info = await (await fetch(`${demo.url}/api/info`)).json();
     expect(info).toMatchObject({ mode: 'fake', model: 'claude-sonnet-5-5', maxPromptLength: 4000 });
   });
@@ -83,8 +96,11 @@ describe('nest-app demo: POST /api/chat', () => {
     expect(names.indexOf('tool_result')).toBeGreaterThan(names.indexOf('message_stop'));
     expect(names.filter((n) => n === 'done')).toEqual(['done']);
     expect(names.at(-1)).toBe('done');
-    const ids = result.events.map((e) => Number(e.id));
-    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    // Resumable: every id is `<stream id>.<position>`, one stream, positions one after another.
+    const ids = result.events.map((e) => /^([\w-]{22})\.(\d+)$/.exec(e.id ?? '') ?? ['', '', 'NaN']);
+    expect(new Set(ids.map(([, stream]) => stream)).size).toBe(1);
+    const positions = ids.map(([, , position]) => Number(position));
+    expect(positions).toEqual(positions.map((_, i) => positions[0]! + i));
 
     // At the server: the second request carries Claude's tool call back, then its result for the same id.
     const requests = demo.fake.requests.slice(before);
@@ -113,6 +129,159 @@ describe('nest-app demo: POST /api/chat', () => {
     });
     expect(result.events.some((e) => e.event === 'content_block_delta' && e.data.includes('text_delta'))).toBe(true);
     expect(result.events.some((e) => e.event === 'done')).toBe(false);
+  });
+
+  describe('resume mode', () => {
+    // Paced, so that a stream is still live while the test drops its connection or stops it.
+    let paced: RunningDemo;
+    beforeAll(async () => {
+      paced = await startDemo({ delayMs: 5 });
+    });
+    afterAll(async () => {
+      await paced.close();
+    });
+
+    /** Opens `POST /api/chat` and hands out its events as they come; `close()` drops the connection. */
+    async function openChat(url: string, headers: Record<string, string> = {}) {
+      const controller = new AbortController();
+      const response = await fetch(`${url}/api/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body: JSON.stringify({ prompt: 'A story, please' }),
+        signal: controller.signal,
+      });
+      const events: ReadEvent[] = [];
+      let wake = () => undefined as void;
+      let ended = false;
+      const parser = createParser({
+        onEvent: (e) => {
+          events.push({ event: e.event ?? 'message', id: e.id, data: e.data });
+          wake();
+        },
+      });
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        try {
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            parser.feed(decoder.decode(chunk, { stream: true }));
+          }
+        } catch {
+          // dropped by close()
+        } finally {
+          ended = true;
+          wake();
+        }
+      })();
+      return {
+        status: response.status,
+        events,
+        /** Resolves once `test` holds for the events so far, or the body has ended. */
+        async until(test: (events: ReadEvent[]) => boolean): Promise<void> {
+          while (!test(events) && !ended) await new Promise<void>((resolve) => (wake = resolve));
+        },
+        async end(): Promise<void> {
+          await reading;
+        },
+        close(): void {
+          controller.abort();
+        },
+      };
+    }
+
+    const text = (events: ReadEvent[]) =>
+      events
+        .filter((e) => e.event === 'content_block_delta' && e.data.includes('"text_delta"'))
+        .map((e) => (JSON.parse(e.data) as { delta: { text: string } }).delta.text)
+        .join('');
+
+    it('resumes a dropped connection on the same route with Last-Event-ID: the rest, once, from one upstream request', async () => {
+      const before = paced.fake.requests.length;
+      const first = await openChat(paced.url);
+      expect(first.status).toBe(200);
+      await first.until((events) => text(events).length > 100);
+      first.close();
+      await first.end();
+      const lastId = first.events.at(-1)!.id!;
+
+      const second = await openChat(paced.url, { 'last-event-id': lastId });
+      expect(second.status).toBe(200);
+      await second.end();
+      expect(second.events.at(-1)?.event).toBe('done');
+      expect(text(first.events) + text(second.events)).toBe(STORY);
+
+      const requests = paced.fake.requests.slice(before);
+      expect(requests).toHaveLength(1);
+      await requests[0]!.closed;
+      expect(requests[0]!.completed).toBe(true);
+
+      // The final event's id: nothing more to read (204, which stops an EventSource).
+      const after = await fetch(`${paced.url}/api/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'last-event-id': second.events.at(-1)!.id! },
+        body: JSON.stringify({ prompt: 'A story, please' }),
+      });
+      expect(after.status).toBe(204);
+      expect(paced.fake.requests.length).toBe(before + 1);
+    });
+
+    it.each([
+      ['an unknown stream', 404, 'AAAAAAAAAAAAAAAAAAAAAA.3'],
+      ['something that is no event id', 400, 'not-an-id'],
+    ])('answers a Last-Event-ID of %s with %i, and asks Claude nothing', async (_name, status, id) => {
+      const before = paced.fake.requests.length;
+      const response = await fetch(`${paced.url}/api/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'last-event-id': id },
+        body: JSON.stringify({ prompt: 'A story, please' }),
+      });
+      expect(response.status).toBe(status);
+      expect(paced.fake.requests.length).toBe(before);
+    });
+
+    it('POST /api/chat/stop { id } aborts the upstream request at once and ends the stream with stopped', async () => {
+      const before = paced.fake.requests.length;
+      const chat = await openChat(paced.url);
+      await chat.until((events) => text(events).length > 20);
+      const streamId = chat.events[0]!.id!.split('.')[0]!;
+
+      const stopAt = performance.now();
+      const stop = await fetch(`${paced.url}/api/chat/stop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: streamId }),
+      });
+      expect(stop.status).toBe(200);
+      expect(await stop.json()).toEqual({ stopped: true });
+      await chat.end();
+      expect(chat.events.at(-1)).toMatchObject({ event: 'stopped', data: '{"reason":"stop"}' });
+
+      const requests = paced.fake.requests.slice(before);
+      expect(requests).toHaveLength(1);
+      await requests[0]!.closed;
+      expect(requests[0]!.completed).toBe(false);
+      expect(requests[0]!.closedAt! - stopAt).toBeLessThan(1_000);
+
+      // Over already: nothing to stop.
+      const again = await fetch(`${paced.url}/api/chat/stop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: streamId }),
+      });
+      expect(await again.json()).toEqual({ stopped: false });
+    });
+
+    it.each([
+      ['no id', {}],
+      ['an id that is not a string', { id: 42 }],
+      ['an id that is no stream id', { id: 'nope' }],
+    ])('answers a stop with %s with 400', async (_name, body) => {
+      const response = await fetch(`${paced.url}/api/chat/stop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(400);
+    });
   });
 
   describe('fuzz', () => {

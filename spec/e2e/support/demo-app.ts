@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import type { INestApplication } from '@nestjs/common';
 import { FakeClaudeServer } from 'claude-rx/testing';
@@ -13,11 +17,26 @@ export interface RunningDemo {
   close(): Promise<void>;
 }
 
+/**
+ * Bundles the page's script (`page.ts`, as `npm run build` does) into a folder of its own: not into dist/, which the
+ * packaging test rebuilds meanwhile.
+ */
+function bundlePage(): { file: string; remove(): void } {
+  const folder = mkdtempSync(join(tmpdir(), 'claude-rx-demo-page-'));
+  const file = join(folder, 'page.js');
+  execFileSync(process.execPath, ['scripts/build.mjs', '--page-only', file], { stdio: 'inherit' });
+  return { file, remove: () => rmSync(folder, { recursive: true, force: true }) };
+}
+
 export async function startDemo({ delayMs }: { readonly delayMs: number }): Promise<RunningDemo> {
+  const page = bundlePage();
   const fake = await FakeClaudeServer.start();
   scriptFakeClaude(fake, { delayMs });
   const client = new Anthropic({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 0 });
-  const app = await createDemoApp({ client, mode: 'fake' }, { logger: false });
+  // The page's files are read at start-up: the bundle's folder can go at once.
+  const app = await createDemoApp({ client, mode: 'fake', pageScript: page.file }, { logger: false }).finally(() =>
+    page.remove(),
+  );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
