@@ -156,7 +156,10 @@ export function claudeSse(url: string, options: ClaudeSseOptions = {}): Observab
       if (at) {
         // A resume replays from the id it was given on: what was handed out already is not handed out again.
         if (at[1] === streamId && +at[2]! <= lastPosition) return false;
-        if (streamId === undefined) options.onStreamId?.((streamId = at[1]!));
+        if (streamId === undefined) {
+          streamId = at[1]!;
+          options.onStreamId?.(streamId);
+        }
         lastPosition = +at[2]!;
       }
       if (id !== undefined) lastId = id;

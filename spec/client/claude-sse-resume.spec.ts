@@ -54,12 +54,6 @@ const REPLY_TEXT =
 const PACED = streamReply(textMessage(REPLY_TEXT, { chunkSize: 4 }), { delayMs: 20 });
 const CUT_AFTER = 5;
 
-/**
- * A no-op `onStreamId`. The client records the stream id only when `onStreamId` is given (the bug the `it.failing`
- * test below shows); the tests about something else pass one, so that they test their own behaviour.
- */
-const KNOWN_BUG_NEEDS_ON_STREAM_ID = (): void => undefined;
-
 const FAST: NonNullable<ClaudeSseOptions['reconnect']> = { baseDelayMs: 20, maxDelayMs: 100 };
 
 describe('claudeSse: a dropped connection of a resumable stream', () => {
@@ -115,10 +109,8 @@ describe('claudeSse: a dropped connection of a resumable stream', () => {
     },
   );
 
-  // BUG (lib/client/claude-sse.ts:159): `options.onStreamId?.((streamId = at[1]!))` skips the assignment inside the
-  // argument when there is no `onStreamId`, so the stream is never taken for resumable: a cut is a
-  // ClaudeSseConnectionError. `it.failing` until it is fixed; then make it `it`.
-  it.failing('without onStreamId: a cut is resumed all the same, every event once', async () => {
+  // The stream id is taken from the ids themselves: a client without `onStreamId` resumes all the same.
+  it('without onStreamId: a cut is resumed all the same, every event once', async () => {
     const { proxy } = await start();
     server.enqueue(PACED);
     const sent: SentRequest[] = [];
@@ -154,7 +146,6 @@ describe('claudeSse: a dropped connection of a resumable stream', () => {
         reconnect: { ...FAST, maxAttempts: 1 },
         fetch: recordingFetch(sent),
         onReconnecting: ({ attempt }) => reconnecting.push(attempt),
-        onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
       }),
       (_, events) => {
         if (events.length === CUT_AFTER || events.length === 2 * CUT_AFTER) proxy.cut();
@@ -190,7 +181,6 @@ describe('claudeSse: a dropped connection of a resumable stream', () => {
         headers: as('alice'),
         reconnect: FAST,
         fetch: rewind,
-        onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
       }),
       (_, events) => {
         if (events.length === CUT_AFTER) proxy.cut();
@@ -286,7 +276,6 @@ describe('claudeSse: a dropped connection that cannot be resumed', () => {
           headers: as('alice'),
           ...(where === 'closed port' && { resume: { url: `${deadUrl}/chat/resume`, method: 'POST' } }),
           reconnect: { maxAttempts, baseDelayMs: 10, maxDelayMs: 25 },
-          onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
           fetch: recordingFetch(sent),
           onReconnecting: (info) => reconnecting.push(info),
         }),
@@ -326,7 +315,6 @@ describe('claudeSse: a resume the server refuses or has nothing for', () => {
       claudeSse(`${proxy.url}/chat/stream?q=mine`, {
         headers: as('alice'),
         resume: { url: `${proxy.url}/chat/resume`, method: 'POST', headers: as('mallory') },
-        onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
         reconnect: FAST,
         fetch: recordingFetch(sent),
         onReconnecting: (info) => reconnecting.push(info),
@@ -355,7 +343,6 @@ describe('claudeSse: a resume the server refuses or has nothing for', () => {
       claudeSse(`${proxy.url}/chat/stream?q=late`, {
         headers: as('alice'),
         reconnect: { baseDelayMs: 600 },
-        onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
         fetch: recordingFetch(sent),
       }),
       (_, events) => {
@@ -385,7 +372,6 @@ describe('claudeSse: a resume the server refuses or has nothing for', () => {
       claudeSse(`${proxy.url}/chat/stream?q=end`, {
         headers: as('alice'),
         reconnect: { baseDelayMs: 50 },
-        onStreamId: KNOWN_BUG_NEEDS_ON_STREAM_ID,
         fetch: async (input, init) => {
           const lastEventId = new Headers(init?.headers).get('last-event-id');
           if (lastEventId !== null) finalId = await finalEventId(app.url, lastEventId);
