@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import { onAbort } from './internal/abort-listeners.js';
 import { pumpEvents } from './internal/pump-events.js';
 import { show } from './internal/show.js';
+import { CANCELED, CallMetrics, metered } from './telemetry/call-metrics.js';
 import {
   isBetaParams,
   type ClaudeBetaClient,
@@ -77,14 +78,19 @@ export function claudeStream(
     // One listener per caller signal, however many streams share it (see `onAbort`).
     else if (callerSignal) unlinkCaller = onAbort(callerSignal, () => controller.abort(callerSignal.reason));
 
+    // The GenAI client metrics of this request, when the app records metrics (else nothing is measured).
+    const metrics = CallMetrics.start(client, params);
+
     void pumpEvents(
-      subscriber,
+      metrics ? metered(subscriber, metrics) : subscriber,
       // Called here, not earlier: the SDK sends the request as soon as `create` is called.
       () => send({ ...options, signal: controller.signal }),
       () => callerSignal?.aborted === true,
     );
 
     return () => {
+      // After an end, a no-op; before it, the subscriber left: a canceled request.
+      metrics?.end(CANCELED);
       unlinkCaller();
       controller.abort();
     };

@@ -1,6 +1,7 @@
 import { APIUserAbortError } from '@anthropic-ai/sdk';
 import { defer, Observable } from 'rxjs';
 import { claudeStream } from './claude-stream.js';
+import { RunToolsTracing } from './telemetry/run-tools-tracing.js';
 import { onAbort } from './internal/abort-listeners.js';
 import { deepFrozenCopy } from './internal/deep-frozen-copy.js';
 import { show } from './internal/show.js';
@@ -206,20 +207,22 @@ export function runTools(
       : stream(client, { ...body, messages }, withSignal(requestOptions));
 
   return new Observable<RunToolsEvent>((subscriber) => {
+    if (signal?.aborted) {
+      subscriber.error(new APIUserAbortError());
+      return;
+    }
+    // The run's span, each turn's request sent in its context, and a span per tool call (no-ops without a provider).
+    const tracing = RunToolsTracing.start(client, params);
     let requestsOpen = 0;
     const counted = (events: Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>) =>
       new Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>((inner) => {
         requestsOpen += 1;
-        const subscription = events.subscribe(inner);
+        const subscription = tracing ? tracing.inRun(() => events.subscribe(inner)) : events.subscribe(inner);
         return () => {
           requestsOpen -= 1;
           subscription.unsubscribe();
         };
       });
-    if (signal?.aborted) {
-      subscriber.error(new APIUserAbortError());
-      return;
-    }
     // While a request is open, its own link to the signal fails it (as `claudeStream` reports); otherwise (tools
     // running, between turns) the run fails here. Erroring runs the teardown, which aborts what is in progress.
     const unlinkSignal = signal
@@ -233,12 +236,21 @@ export function runTools(
       maxTurns,
       concurrency,
       perRequest,
+      ...(tracing ? { toolCall: (call, result$) => tracing.toolCall(call, result$) } : {}),
     }).subscribe({
       next: (event) => subscriber.next(event),
-      error: (error: unknown) => subscriber.error(error),
-      complete: () => subscriber.complete(),
+      error: (error: unknown) => {
+        tracing?.end({ failure: error });
+        subscriber.error(error);
+      },
+      complete: () => {
+        tracing?.end('complete');
+        subscriber.complete();
+      },
     });
     return () => {
+      // After an end, a no-op; before it, the subscriber left (or the signal's abort above failed the run).
+      tracing?.end('canceled');
       unlinkSignal?.();
       subscription.unsubscribe();
     };

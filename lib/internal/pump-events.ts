@@ -1,6 +1,6 @@
 import { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { Subscriber } from 'rxjs';
 import { IncompleteStreamError } from '../errors.js';
+import type { EventSink } from './event-sink.js';
 import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
 import { MessageDraft } from './message-draft.js';
 import { rememberPartialMessage } from './partial-messages.js';
@@ -19,7 +19,7 @@ import { rememberPartialMessage } from './partial-messages.js';
  * only built when it is needed.
  */
 export async function pumpEvents(
-  subscriber: Subscriber<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
+  subscriber: EventSink<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
   open: () => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>>,
   abortedByCaller: () => boolean = () => false,
 ): Promise<void> {

@@ -5,7 +5,7 @@ import { deepFrozenCopy } from '../internal/deep-frozen-copy.js';
 import { MessageDraft } from '../internal/message-draft.js';
 import { rememberPartialMessage } from '../internal/partial-messages.js';
 import { MaxTurnsExceededError } from '../run-tools-errors.js';
-import type { TurnEndEvent, TurnStartEvent } from '../run-tools-markers.js';
+import type { ToolResultEvent, TurnEndEvent, TurnStartEvent } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeBetaStreamEvent, type ClaudeRxEvent, type ClaudeStreamEvent } from '../types.js';
 import type { PreparedTool } from './prepare-tools.js';
 import { runToolCall } from './run-tool-call.js';
@@ -31,6 +31,8 @@ export interface TurnLoopOptions {
   readonly perRequest?:
     | ((events: Observable<ClaudeStreamEvent | ClaudeBetaStreamEvent>, turn: number) => Observable<ClaudeRxEvent>)
     | undefined;
+  /** Wraps each tool call's Observable (its telemetry span). */
+  readonly toolCall?: (call: ToolUseBlock, result$: Observable<ToolResultEvent>) => Observable<ToolResultEvent>;
 }
 
 function isToolUse(block: Anthropic.Messages.ContentBlock): block is ToolUseBlock {
@@ -56,7 +58,7 @@ function isToolUse(block: Anthropic.Messages.ContentBlock): block is ToolUseBloc
  * ```
  */
 export function turnLoop(firstMessages: readonly MessageParam[], options: TurnLoopOptions): Observable<ClaudeRxEvent> {
-  const { request, tools, maxTurns, concurrency, perRequest } = options;
+  const { request, tools, maxTurns, concurrency, perRequest, toolCall } = options;
 
   const afterTurn = (
     turn: number,
@@ -87,10 +89,10 @@ export function turnLoop(firstMessages: readonly MessageParam[], options: TurnLo
     return concat(
       end$,
       from(calls).pipe(
-        mergeMap(
-          (call, index) => runToolCall(tools, turn, call).pipe(tap((event) => (results[index] = event.result))),
-          concurrency,
-        ),
+        mergeMap((call, index) => {
+          const result$ = runToolCall(tools, turn, call);
+          return (toolCall ? toolCall(call, result$) : result$).pipe(tap((event) => (results[index] = event.result)));
+        }, concurrency),
       ),
       defer(() => {
         const user: MessageParam = Object.freeze({

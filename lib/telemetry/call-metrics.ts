@@ -1,0 +1,187 @@
+import type { Attributes, Histogram, Meter, MeterProvider } from '@opentelemetry/api';
+import type { EventSink } from '../internal/event-sink.js';
+import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
+import {
+  CANCELED_ERROR_TYPE,
+  errorTypeOf,
+  GEN_AI,
+  GEN_AI_METRICS,
+  providerNameOf,
+  serverAttributesOf,
+} from './genai-conventions.js';
+import { openTelemetry } from './open-telemetry.js';
+
+/** The four GenAI client histograms of one meter provider. */
+interface Instruments {
+  readonly tokenUsage: Histogram;
+  readonly duration: Histogram;
+  readonly timeToFirstChunk: Histogram;
+  readonly timePerOutputChunk: Histogram;
+}
+
+/** The instruments of the provider they were made from; made again when the app registers another provider. */
+let made: { readonly provider: MeterProvider; readonly instruments: Instruments | undefined } | undefined;
+
+/** The meter's name, so that a backend can tell claude-rx's instruments apart. */
+const METER_NAME = 'claude-rx';
+
+function histogram(meter: Meter, spec: (typeof GEN_AI_METRICS)[keyof typeof GEN_AI_METRICS]): Histogram {
+  return meter.createHistogram(spec.name, {
+    unit: spec.unit,
+    description: spec.description,
+    advice: { explicitBucketBoundaries: [...spec.buckets] },
+  });
+}
+
+/**
+ * The instruments of the global meter provider, looked up at each call rather than once: the API has no proxy meter
+ * provider, so instruments made before the app registers its provider would stay no-ops. `undefined` while there is
+ * no provider (or no `@opentelemetry/api`): then nothing is recorded and nothing is measured.
+ */
+function instruments(): Instruments | undefined {
+  const api = openTelemetry();
+  if (!api) return undefined;
+  const provider = api.metrics.getMeterProvider();
+  if (made?.provider === provider) return made.instruments;
+  const meter = provider.getMeter(METER_NAME);
+  // The API's no-op meter is what an app without a provider gets: recording into it would be work for nothing.
+  const noop = meter.constructor === api.createNoopMeter().constructor;
+  made = {
+    provider,
+    instruments: noop
+      ? undefined
+      : {
+          tokenUsage: histogram(meter, GEN_AI_METRICS.tokenUsage),
+          duration: histogram(meter, GEN_AI_METRICS.operationDuration),
+          timeToFirstChunk: histogram(meter, GEN_AI_METRICS.timeToFirstChunk),
+          timePerOutputChunk: histogram(meter, GEN_AI_METRICS.timePerOutputChunk),
+        },
+  };
+  return made.instruments;
+}
+
+/** What `CallMetrics.end` is given when the subscriber left before the request ended. */
+export const CANCELED: unique symbol = Symbol('canceled');
+
+/**
+ * The GenAI client metrics of one Messages request (one subscription of `claudeStream`): its duration, the time to
+ * its first chunk and between chunks (a chunk is a `content_block_delta`, as the SDK's span counts it), and its
+ * tokens (input counted as the SDK's span does: cache reads and writes included).
+ */
+export class CallMetrics {
+  private readonly started = performance.now();
+  private lastChunkAt = 0;
+  private responseModel: string | undefined;
+  private inputTokens: number | undefined;
+  private outputTokens: number | undefined;
+  private ended = false;
+
+  private constructor(
+    private readonly instruments: Instruments,
+    private readonly attributes: Attributes,
+  ) {}
+
+  /**
+   * Starts measuring a request of `client` for `params`, or returns `undefined` when nothing would record it (no
+   * meter provider registered, or no `@opentelemetry/api`): a stream then pays nothing.
+   */
+  static start(client: object, params: { readonly model?: unknown }): CallMetrics | undefined {
+    const found = instruments();
+    if (!found) return undefined;
+    return new CallMetrics(found, {
+      [GEN_AI.operationName]: 'chat',
+      [GEN_AI.providerName]: providerNameOf(client),
+      ...(typeof params.model === 'string' ? { [GEN_AI.requestModel]: params.model } : {}),
+      ...serverAttributesOf(client),
+    });
+  }
+
+  /** Notes one event of the stream. */
+  event(event: ClaudeStreamEvent | ClaudeBetaStreamEvent): void {
+    switch (event.type) {
+      case 'content_block_delta': {
+        const now = performance.now();
+        if (this.lastChunkAt === 0) this.record(this.instruments.timeToFirstChunk, now - this.started);
+        else this.record(this.instruments.timePerOutputChunk, now - this.lastChunkAt);
+        this.lastChunkAt = now;
+        return;
+      }
+      case 'message_start': {
+        const { model, usage } = event.message;
+        this.responseModel = model;
+        this.inputTokens =
+          usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+        this.outputTokens = usage.output_tokens;
+        return;
+      }
+      case 'message_delta': {
+        const { usage } = event;
+        if (usage.input_tokens != null) {
+          this.inputTokens =
+            usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+        }
+        this.outputTokens = usage.output_tokens;
+        return;
+      }
+      case 'content_block_start':
+      case 'content_block_stop':
+      case 'message_stop':
+        return;
+      default: {
+        // An event type of a newer SDK: nothing to note.
+        return;
+      }
+    }
+  }
+
+  /**
+   * Records the request's end, once: `failure` is what it failed with, `CANCELED` when its subscriber left first,
+   * `undefined` when it completed.
+   */
+  end(failure?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const attributes: Attributes = {
+      ...this.attributes,
+      ...(this.responseModel === undefined ? {} : { [GEN_AI.responseModel]: this.responseModel }),
+      ...(failure === undefined
+        ? {}
+        : { [GEN_AI.errorType]: failure === CANCELED ? CANCELED_ERROR_TYPE : errorTypeOf(failure) }),
+    };
+    this.instruments.duration.record((performance.now() - this.started) / 1000, attributes);
+    if (this.inputTokens !== undefined) {
+      this.instruments.tokenUsage.record(this.inputTokens, { ...attributes, [GEN_AI.tokenType]: 'input' });
+    }
+    if (this.outputTokens !== undefined) {
+      this.instruments.tokenUsage.record(this.outputTokens, { ...attributes, [GEN_AI.tokenType]: 'output' });
+    }
+  }
+
+  private record(histogram: Histogram, milliseconds: number): void {
+    histogram.record(milliseconds / 1000, this.attributes);
+  }
+}
+
+/** `sink`, with each event and the end noted by `metrics` before the sink sees them. */
+export function metered<T extends ClaudeStreamEvent | ClaudeBetaStreamEvent>(
+  sink: EventSink<T>,
+  metrics: CallMetrics,
+): EventSink<T> {
+  return {
+    get closed() {
+      return sink.closed;
+    },
+    next(event) {
+      metrics.event(event);
+      sink.next(event);
+    },
+    error(error) {
+      metrics.end(error);
+      sink.error(error);
+    },
+    complete() {
+      metrics.end();
+      sink.complete();
+    },
+  };
+}
