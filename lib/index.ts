@@ -45,6 +45,8 @@ export type {
   ToolRunContext,
 } from './tools/runnable-tool.js';
 export type { StandardSchemaV1 } from './internal/tool-schema.js';
+export { onFinish } from './operators/on-finish.js';
+export type { StreamFinish } from './operators/on-finish.js';
 export { withTurn } from './operators/with-turn.js';
 export type { EventWithTurn } from './operators/with-turn.js';
 export { finalConversation, finalMessages } from './operators/final-conversation.js';
@@ -85,6 +87,11 @@ export {
   StreamNotFoundError,
 } from './resumable/stream-errors.js';
 export { ResumableStreams } from './resumable/resumable-streams.js';
-export type { ResumableStream, ResumableStreamsOptions, StreamOwnerOptions } from './resumable/resumable-streams.js';
+export type {
+  ProduceOptions,
+  ResumableStream,
+  ResumableStreamsOptions,
+  StreamOwnerOptions,
+} from './resumable/resumable-streams.js';
 export { serveSse } from './sse/serve-sse.js';
 export type { ServeSseOptions } from './sse/serve-sse.js';

@@ -12,6 +12,7 @@ import {
   type StreamStore,
   type TimeoutBetweenChunksOptions,
 } from '../lib/index.js';
+import type { ClaudeFinishInfo } from './claude-finish-info.js';
 import { toSse, type ToSseOptions } from './to-sse.js';
 
 /**
@@ -147,6 +148,14 @@ export interface ClaudeStreamModuleOptions {
    * @defaultValue off: a disconnect aborts the request at once, and a `Last-Event-ID` is answered with 204
    */
   readonly resume?: boolean | ClaudeStreamResumeOptions;
+  /**
+   * Called once per call or run, however it ends (complete, error, client gone, stopped, grace-aborted, shutdown),
+   * with the message (or the partial one), the summed usage, the model, the owner and the outcome: where an app saves
+   * answers nobody was reading any more, and bills. It may return a promise; what it throws or rejects with is logged
+   * (without its message) and never reaches the stream.
+   * @defaultValue none
+   */
+  readonly onFinish?: (info: ClaudeFinishInfo) => void | Promise<void>;
 }
 
 /** The module's options validated and defaulted: what `ClaudeStreamService` runs with. */
@@ -161,6 +170,8 @@ export interface ClaudeStreamConfig {
   readonly streams: ResumableStreams | undefined;
   /** How long a shutdown lets this instance's resumable streams run on (`resume.drainMs`). */
   readonly drainMs: number;
+  /** `onFinish`, when set. */
+  readonly onFinish: ((info: ClaudeFinishInfo) => void | Promise<void>) | undefined;
 }
 
 /** The module's default `retry`: short enough for a request that a browser is waiting on. */
@@ -180,6 +191,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'sse',
   'store',
   'resume',
+  'onFinish',
 ]);
 const SSE_OPTION_NAMES: ReadonlySet<string> = new Set(['heartbeatMs', 'events', 'subscribeTimeoutMs']);
 
@@ -337,6 +349,13 @@ function checkResume(resume: unknown, store: StreamStore): { streams: ResumableS
  * Validates the module's options and fills in the defaults. Throws a `TypeError` that names the option and says
  * why; the API key's value never appears in it.
  */
+function checkOnFinish(onFinish: unknown): ClaudeStreamConfig['onFinish'] {
+  if (onFinish !== undefined && typeof onFinish !== 'function') {
+    fail(`options.onFinish must be a function, got ${kindOf(onFinish)}`);
+  }
+  return onFinish as ClaudeStreamConfig['onFinish'];
+}
+
 export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig {
   if (!isObject(options)) fail(`the options must be an object, got ${kindOf(options)}`);
   for (const name of Object.keys(options)) {
@@ -367,6 +386,7 @@ export function resolveClaudeStreamConfig(options: unknown): ClaudeStreamConfig 
       timeout === false || typeof timeout === 'number' ? timeout : { ...(timeout as TimeoutBetweenChunksOptions) },
     ...checkSse(options['sse']),
     ...storeAndStreams(options),
+    onFinish: checkOnFinish(options['onFinish']),
   };
 }
 

@@ -29,6 +29,7 @@ import { ResumableSseResponder } from './resumable-sse-responder.js';
 import { ShutdownRegistry } from './shutdown-registry.js';
 import { SseResponder } from './sse-responder.js';
 import { DEFAULT_MAX_DELAY_MS, retriesFor, type CallRetries } from './upstream-retry-budget.js';
+import { FinishReporter, type FinishContext } from './finish-reporter.js';
 import { timeoutsFor } from './upstream-timeout.js';
 
 /**
@@ -92,6 +93,7 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
   /** Resume mode's responder, when the module's `resume` is on. */
   private readonly resumable: ResumableSseResponder | undefined;
   private readonly backoff: SharedBackoff;
+  private readonly finishes: FinishReporter;
 
   constructor(
     /**
@@ -103,6 +105,7 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
     @Inject(CLAUDE_STREAM_CONFIG) private readonly config: ClaudeStreamConfig,
   ) {
     const logger = new Logger('ClaudeStreamService');
+    this.finishes = new FinishReporter(config.onFinish, logger);
     this.responder = new SseResponder(config, logger);
     this.resumable =
       config.streams &&
@@ -134,6 +137,15 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
    * ```
    */
   stream(params: ClaudeCallParams, opts: ClaudeCallOptions = {}): Observable<ClaudeRxEvent> {
+    return this.streamFor(params, opts, {});
+  }
+
+  /** `stream()`, reported to `onFinish` with what the service knows of the call. */
+  private streamFor(
+    params: ClaudeCallParams,
+    opts: ClaudeCallOptions,
+    context: FinishContext,
+  ): Observable<ClaudeRxEvent> {
     const body = this.paramsFor(params);
     const { signal, requestOptions, retry = this.config.retry, timeout = this.config.timeout } = opts;
     // Made once, here, so that a bad `retry` or `timeout` throws now rather than at the first request.
@@ -154,7 +166,7 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
       // The timeout applies to each attempt, the SDK's too, so that a retry's wait does not count against `first`.
       return call$.pipe(timeoutFor(retries), retries.retryOperator());
     });
-    return this.shutdownRegistry.track(events);
+    return this.shutdownRegistry.track(events).pipe(this.finishes.reported('stream', body.model, context));
   }
 
   /**
@@ -249,6 +261,15 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
    * ```
    */
   runTools(params: ClaudeCallParams, opts: ClaudeRunToolsOptions): Observable<RunToolsEvent> {
+    return this.runToolsFor(params, opts, {});
+  }
+
+  /** `runTools()`, reported to `onFinish` with what the service knows of the run. */
+  private runToolsFor(
+    params: ClaudeCallParams,
+    opts: ClaudeRunToolsOptions,
+    context: FinishContext,
+  ): Observable<RunToolsEvent> {
     const body = this.paramsFor(params);
     if (typeof opts !== 'object' || opts === null) {
       throw new TypeError('ClaudeStreamService.runTools: opts must be an object with the tools');
@@ -274,7 +295,7 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
     // Checked now (a bad tool or option throws at the call); run anew, with a budget of its own, per subscription.
     runWith({ retries: newRetries() });
     const run$ = defer(() => runWith({ retries: newRetries() }));
-    return this.shutdownRegistry.track(run$);
+    return this.shutdownRegistry.track(run$).pipe(this.finishes.reported('runTools', body.model, context));
   }
 
   /**
@@ -327,15 +348,19 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
       events: _events,
       subscribeTimeoutMs: _subscribeTimeoutMs,
       lastEventId: _lastEventId,
-      owner: _owner,
+      owner,
       ...callOptions
     } = opts;
     if (this.resumable) {
       // The stream outlives the request: `signal` covers the setup only (the responder's wait), not the call.
       const { signal: _signal, ...streamOptions } = callOptions;
-      return this.resumable.respond('sse', () => this.stream(params, streamOptions), opts);
+      return this.resumable.respond(
+        'sse',
+        (stopped) => this.streamFor(params, streamOptions, { owner, stopped }),
+        opts,
+      );
     }
-    return this.responder.respond('sse', () => this.stream(params, callOptions), opts);
+    return this.responder.respond('sse', () => this.streamFor(params, callOptions, { owner }), opts);
   }
 
   /**
@@ -396,15 +421,19 @@ export class ClaudeStreamService implements OnModuleInit, BeforeApplicationShutd
       events: _events,
       subscribeTimeoutMs: _subscribeTimeoutMs,
       lastEventId: _lastEventId,
-      owner: _owner,
+      owner,
       ...runOptions
     } = opts;
     if (this.resumable) {
       // The run outlives the request: `signal` covers the setup only (the responder's wait), not the tools or calls.
       const { signal: _signal, ...streamOptions } = runOptions;
-      return this.resumable.respond('sseRunTools', () => this.runTools(params, streamOptions), opts);
+      return this.resumable.respond(
+        'sseRunTools',
+        (stopped) => this.runToolsFor(params, streamOptions, { owner, stopped }),
+        opts,
+      );
     }
-    return this.responder.respond('sseRunTools', () => this.runTools(params, runOptions), opts);
+    return this.responder.respond('sseRunTools', () => this.runToolsFor(params, runOptions, { owner }), opts);
   }
 
   /**

@@ -10,6 +10,7 @@ export type {
   ClaudeStreamSseOptions,
 } from './claude-stream.options.js';
 export type { ClaudeStreamModuleAsyncOptions } from './claude-stream.module-definition.js';
+export type { ClaudeFinishInfo, ClaudeFinishOutcome } from './claude-finish-info.js';
 export type { ClaudeCallOptions, ClaudeCallParams, ClaudeSseCallOptions } from './claude-call-options.js';
 export { toSse } from './to-sse.js';
 export type { ToSseOptions } from './to-sse.js';

@@ -10,6 +10,7 @@ import {
   type ResumableStreams,
   type SseErrorData,
   type SseMessage,
+  type SseStoppedData,
 } from '../lib/index.js';
 import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeStreamConfig } from './claude-stream.options.js';
@@ -17,6 +18,11 @@ import { httpExceptionFor } from './http-exception-for.js';
 import { resumeExceptionFor } from './resume-exception-for.js';
 import type { SseResponseOptions } from './sse-responder.js';
 import { checkToSseOptions } from './to-sse.js';
+
+/** Why a resumable stream was stopped, set before its events are unsubscribed: `stop()`, or no reader for `graceMs`. */
+export interface StoppedBy {
+  reason?: SseStoppedData['reason'];
+}
 
 /**
  * How `sse()` and `sseRunTools()` answer in resume mode: a request with `Last-Event-ID` is a resume (never a new
@@ -49,7 +55,7 @@ export class ResumableSseResponder {
    */
   async respond(
     method: string,
-    start: () => Observable<ClaudeRxEvent>,
+    start: (stopped: StoppedBy) => Observable<ClaudeRxEvent>,
     opts: SseResponseOptions & { readonly owner?: string | undefined },
   ): Promise<Observable<MessageEvent>> {
     const { lastEventId, signal, owner, events, subscribeTimeoutMs = this.config.subscribeTimeoutMs } = opts;
@@ -61,8 +67,9 @@ export class ResumableSseResponder {
     const frames = toSseFrames({ events: events ?? this.config.sse.events }, `ClaudeStreamService.${method}`);
     const stream = await this.refusalsAnswered(() => this.streams.create({ owner }));
     let running = false;
+    const stopped: StoppedBy = {};
     // Logged once here, whoever reads; a client that left during the setup is no failure.
-    const events$ = start().pipe(
+    const events$ = start(stopped).pipe(
       tap({ error: (error: unknown) => (running || !signal?.aborted ? this.logFailure(error) : undefined) }),
     );
     let answered: Observable<ClaudeRxEvent>;
@@ -80,7 +87,7 @@ export class ResumableSseResponder {
       throw httpExceptionFor(error);
     }
     running = true;
-    stream.produce(answered.pipe(frames));
+    stream.produce(answered.pipe(frames), { onStopped: (reason) => (stopped.reason = reason) });
     return this.reader(stream.read(0), heartbeatMs);
   }
 

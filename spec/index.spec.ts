@@ -36,6 +36,7 @@ describe('the claude-rx barrel', () => {
         'isRateLimitOrOverload',
         'isRunToolsMarker',
         'isStreamRestart',
+        'onFinish',
         'partialMessageOf',
         'retryAfterMs',
         'retryOnRateLimit',

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, type Subscription } from 'rxjs';
 import { describeFailure } from '../sse/describe-failure.js';
-import type { SseErrorData, SseFrame, SseMessage } from '../sse/sse-frame.js';
+import type { SseErrorData, SseFrame, SseMessage, SseStoppedData } from '../sse/sse-frame.js';
+import { streamCounters } from '../telemetry/stream-counters.js';
 import { MemoryStreamStore } from './memory-stream-store.js';
 import {
   StreamEndedError,
@@ -80,8 +81,9 @@ export interface ResumableStream {
   /**
    * Starts the stream's producer: subscribes to `frames` at once and stores each. The stream then runs apart from its
    * readers: it ends with the frames' own end, a `stop()`, or `graceMs` without a reader. Called once.
+   * `options.onStopped` is told why a stream was stopped (`stop`, `no_reader`), before `frames` is unsubscribed.
    */
-  produce(frames: Observable<SseFrame>): void;
+  produce(frames: Observable<SseFrame>, options?: ProduceOptions): void;
   /**
    * The stream's events after `position` (0: all), each with its id `<stream id>.<position>`, then live ones; it
    * completes after the final event. The reader counts as attached while subscribed.
@@ -89,6 +91,19 @@ export interface ResumableStream {
   read(position?: number): Observable<SseMessage>;
   /** Gives the stream up before `produce` (the setup failed): it ends with no event. */
   discard(): Promise<void>;
+}
+
+/**
+ * Options of `ResumableStream.produce`.
+ *
+ * @example
+ * ```ts
+ * stream.produce(frames$, { onStopped: (reason) => log.info(`stream ${stream.id} stopped: ${reason}`) });
+ * ```
+ */
+export interface ProduceOptions {
+  /** Told why the stream was stopped (`stop()`, or no reader for `graceMs`), before its frames are unsubscribed. */
+  readonly onStopped?: (reason: SseStoppedData['reason']) => void;
 }
 
 const DEFAULTS = {
@@ -201,10 +216,10 @@ export class ResumableStreams {
     let produced = false;
     return {
       id: streamId,
-      produce: (frames) => {
+      produce: (frames, produceOptions) => {
         if (produced) throw new Error('ResumableStream.produce: the stream has a producer already');
         produced = true;
-        producer.run(frames);
+        producer.run(frames, produceOptions?.onStopped);
       },
       read: (position = 0) => this.reader(streamId, position),
       discard: async () => {
@@ -249,6 +264,7 @@ export class ResumableStreams {
     if (info.state !== 'live' && at.position > finalPosition) throw new StreamNotFoundError();
     if (info.state !== 'live' && at.position === finalPosition) throw new StreamEndedError();
     if (at.position < info.firstPosition - 1) throw new StreamGapError(at.position, info.firstPosition);
+    streamCounters()?.resumed.add(1);
     return this.reader(at.streamId, at.position);
   }
 

@@ -1,6 +1,7 @@
 import type { Observable, Subscription } from 'rxjs';
 import { describeFailure } from '../sse/describe-failure.js';
 import type { SseErrorData, SseFrame, SseStoppedData } from '../sse/sse-frame.js';
+import { streamCounters } from '../telemetry/stream-counters.js';
 import type { StoredEvent, StreamStore } from './stream-store.js';
 
 /** The settings a producer runs with (validated by `ResumableStreams`). */
@@ -66,9 +67,14 @@ export class StreamProducer {
     private readonly onEnd: () => void,
   ) {}
 
-  /** Starts taking `frames`, at once. */
-  run(frames: Observable<SseFrame>): void {
-    this.stopWatch = this.store.stopRequests(this.streamId).subscribe(() => this.finish(stoppedFrame('stop')));
+  /** Told why the stream was stopped, before its source is unsubscribed. */
+  private onStopped: ((reason: SseStoppedData['reason']) => void) | undefined;
+
+  /** Starts taking `frames`, at once; `onStopped` is told why, if the stream is stopped (`stop`, `no_reader`). */
+  run(frames: Observable<SseFrame>, onStopped?: (reason: SseStoppedData['reason']) => void): void {
+    this.onStopped = onStopped;
+    streamCounters()?.open.add(1);
+    this.stopWatch = this.store.stopRequests(this.streamId).subscribe(() => this.stop('stop'));
     if (this.finishing) return;
     const { leaseMs } = this.settings;
     this.leaseTimer = setInterval(() => {
@@ -129,7 +135,7 @@ export class StreamProducer {
     }
     this.idleSince ??= now;
     const idleFor = now - this.idleSince;
-    if (idleFor >= this.settings.graceMs) this.finish(stoppedFrame('no_reader'));
+    if (idleFor >= this.settings.graceMs) this.stop('no_reader');
     else this.armGrace(this.settings.graceMs - idleFor);
   }
 
@@ -141,6 +147,16 @@ export class StreamProducer {
   }
 
   /** Ends the stream: `frame` (if any) is its final event; the source is unsubscribed, which aborts the request. */
+  /** Ends the stream with `stopped`: counted, and told before its source is unsubscribed (which aborts upstream). */
+  private stop(reason: SseStoppedData['reason']): void {
+    if (this.finishing) return;
+    const counters = streamCounters();
+    if (reason === 'stop') counters?.stopped.add(1);
+    else counters?.graceAborted.add(1);
+    this.onStopped?.(reason);
+    this.finish(stoppedFrame(reason));
+  }
+
   private finish(frame: SseFrame | undefined): void {
     if (this.finishing) return;
     if (frame) this.enqueue(frame);
@@ -165,7 +181,7 @@ export class StreamProducer {
         this.appending = false;
         if (final) {
           this.finalSent = true;
-          this.onEnd();
+          this.ended();
         } else this.flush();
       },
       () => {
@@ -178,8 +194,14 @@ export class StreamProducer {
         clearInterval(this.leaseTimer);
         this.stopWatch?.unsubscribe();
         this.source?.unsubscribe();
-        this.onEnd();
+        this.ended();
       },
     );
+  }
+
+  /** The final event is stored (or could not be): the stream is no longer produced here. */
+  private ended(): void {
+    streamCounters()?.open.add(-1);
+    this.onEnd();
   }
 }

@@ -1,4 +1,4 @@
-import type { Attributes, Histogram, Meter, MeterProvider } from '@opentelemetry/api';
+import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
 import type { EventSink } from '../internal/event-sink.js';
 import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
 import {
@@ -9,7 +9,7 @@ import {
   providerNameOf,
   serverAttributesOf,
 } from './genai-conventions.js';
-import { openTelemetry } from './open-telemetry.js';
+import { lazyInstruments } from './lazy-instruments.js';
 
 /** The four GenAI client histograms of one meter provider. */
 interface Instruments {
@@ -19,12 +19,6 @@ interface Instruments {
   readonly timePerOutputChunk: Histogram;
 }
 
-/** The instruments of the provider they were made from; made again when the app registers another provider. */
-let made: { readonly provider: MeterProvider; readonly instruments: Instruments | undefined } | undefined;
-
-/** The meter's name, so that a backend can tell claude-rx's instruments apart. */
-const METER_NAME = 'claude-rx';
-
 function histogram(meter: Meter, spec: (typeof GEN_AI_METRICS)[keyof typeof GEN_AI_METRICS]): Histogram {
   return meter.createHistogram(spec.name, {
     unit: spec.unit,
@@ -33,32 +27,13 @@ function histogram(meter: Meter, spec: (typeof GEN_AI_METRICS)[keyof typeof GEN_
   });
 }
 
-/**
- * The instruments of the global meter provider, looked up at each call rather than once: the API has no proxy meter
- * provider, so instruments made before the app registers its provider would stay no-ops. `undefined` while there is
- * no provider (or no `@opentelemetry/api`): then nothing is recorded and nothing is measured.
- */
-function instruments(): Instruments | undefined {
-  const api = openTelemetry();
-  if (!api) return undefined;
-  const provider = api.metrics.getMeterProvider();
-  if (made?.provider === provider) return made.instruments;
-  const meter = provider.getMeter(METER_NAME);
-  // The API's no-op meter is what an app without a provider gets: recording into it would be work for nothing.
-  const noop = meter.constructor === api.createNoopMeter().constructor;
-  made = {
-    provider,
-    instruments: noop
-      ? undefined
-      : {
-          tokenUsage: histogram(meter, GEN_AI_METRICS.tokenUsage),
-          duration: histogram(meter, GEN_AI_METRICS.operationDuration),
-          timeToFirstChunk: histogram(meter, GEN_AI_METRICS.timeToFirstChunk),
-          timePerOutputChunk: histogram(meter, GEN_AI_METRICS.timePerOutputChunk),
-        },
-  };
-  return made.instruments;
-}
+/** The GenAI client histograms, of the app's meter provider at the time of each request. */
+const instruments = lazyInstruments<Instruments>((meter) => ({
+  tokenUsage: histogram(meter, GEN_AI_METRICS.tokenUsage),
+  duration: histogram(meter, GEN_AI_METRICS.operationDuration),
+  timeToFirstChunk: histogram(meter, GEN_AI_METRICS.timeToFirstChunk),
+  timePerOutputChunk: histogram(meter, GEN_AI_METRICS.timePerOutputChunk),
+}));
 
 /** What `CallMetrics.end` is given when the subscriber left before the request ended. */
 export const CANCELED: unique symbol = Symbol('canceled');
