@@ -114,6 +114,8 @@ describe('the packed package', () => {
       '@nestjs/platform-express',
       'reflect-metadata',
       'ioredis',
+      '@opentelemetry/api',
+      '@opentelemetry/sdk-metrics',
     ].map((name) => `${name}@${pkg.devDependencies[name]}`);
     npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...peers], project);
   }, 240_000);
@@ -324,6 +326,61 @@ const testing = require('claude-rx/testing');`,
     writeFileSync(file, wrap(nestApp(load, readByClient)));
     const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ text: 'Hello from Nest', stop: 'end_turn', usage: true, wire: 1 });
+  });
+
+  // The GenAI metrics through the app's own @opentelemetry/api (an optional peer), registered after claude-rx loaded.
+  const telemetryUsage = (load: string) => `
+${load}
+const server = await testing.FakeClaudeServer.start();
+server.enqueue(testing.streamReply(testing.textMessage('Hello, metrics', { chunkSize: 4 })));
+const reader = new sdkMetrics.PeriodicExportingMetricReader({
+  exporter: new sdkMetrics.InMemoryMetricExporter(sdkMetrics.AggregationTemporality.CUMULATIVE),
+  exportIntervalMillis: 600000,
+});
+const provider = new sdkMetrics.MeterProvider({ readers: [reader] });
+otel.metrics.setGlobalMeterProvider(provider);
+const client = new Anthropic({ apiKey: 'k', baseURL: server.url, maxRetries: 0 });
+await rx.lastValueFrom(core.claudeStream(client, { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }));
+const { resourceMetrics } = await reader.collect();
+await provider.shutdown();
+await server.close();
+const names = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.map((metric) => metric.descriptor.name));
+console.log(JSON.stringify(names.sort()));
+`;
+
+  it.each([
+    [
+      'import',
+      'telemetry.mjs',
+      `import Anthropic from '@anthropic-ai/sdk';
+import * as otel from '@opentelemetry/api';
+import * as sdkMetrics from '@opentelemetry/sdk-metrics';
+import * as rx from 'rxjs';
+import * as core from 'claude-rx';
+import * as testing from 'claude-rx/testing';`,
+      (code: string) => code,
+    ],
+    [
+      'require',
+      'telemetry.cjs',
+      `const Anthropic = require('@anthropic-ai/sdk').default;
+const otel = require('@opentelemetry/api');
+const sdkMetrics = require('@opentelemetry/sdk-metrics');
+const rx = require('rxjs');
+const core = require('claude-rx');
+const testing = require('claude-rx/testing');`,
+      (code: string) => `(async () => {${code}})().catch((e) => { console.error(e); process.exit(1); });`,
+    ],
+  ])("records the GenAI client metrics through the app's OpenTelemetry, through %s", (_, name, load, wrap) => {
+    const file = join(project, name);
+    writeFileSync(file, wrap(telemetryUsage(load)));
+    const out = execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([
+      'gen_ai.client.operation.duration',
+      'gen_ai.client.operation.time_per_output_chunk',
+      'gen_ai.client.operation.time_to_first_chunk',
+      'gen_ai.client.token.usage',
+    ]);
   });
 
   it('ships types for every entry, types first in the exports map', () => {

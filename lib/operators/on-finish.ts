@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, tap, type MonoTypeOperatorFunction } from 'rxjs';
 import { MessageDraft } from '../internal/message-draft.js';
 import { reportUnhandled } from '../internal/report-unhandled.js';
 import { sumUsage } from '../internal/sum-usage.js';
@@ -58,10 +58,12 @@ export function onFinish<T extends ClaudeRxEvent>(
 ): MonoTypeOperatorFunction<T> {
   if (typeof callback !== 'function') throw new TypeError('onFinish: callback must be a function');
   return (source) =>
-    new Observable<T>((subscriber) => {
+    defer(() => {
       const draft = new MessageDraft();
       let earlier: Anthropic.Messages.Usage | undefined;
       let last: Anthropic.Messages.Message | undefined;
+      // The current message's final usage (its `message_delta`) arrived.
+      let finalUsage = false;
       let lowerBound = false;
       let ended = false;
 
@@ -69,9 +71,10 @@ export function onFinish<T extends ClaudeRxEvent>(
       const closeMessage = () => {
         if (!draft.started) return;
         last = draft.toMessage();
-        if (!draft.stopped) lowerBound = true;
+        if (!finalUsage) lowerBound = true;
         if (last) earlier = sumUsage(earlier, last.usage);
         draft.reset();
+        finalUsage = false;
       };
       // Calls back once; returns what it threw, wrapped so that a falsy exception (`throw 0`) still counts.
       const end = (how: StreamFinish['end'], error?: unknown): { readonly thrown: unknown } | undefined => {
@@ -91,29 +94,31 @@ export function onFinish<T extends ClaudeRxEvent>(
           return { thrown };
         }
       };
-      const subscription = source.subscribe({
-        next(event) {
-          if (isStreamRestart(event)) closeMessage();
-          else if (!isRunToolsMarker(event)) {
-            if (event.type === 'message_start') closeMessage();
-            draft.apply(event);
-          }
-          subscriber.next(event);
-        },
-        error(error: unknown) {
-          const failure = end('error', error);
-          subscriber.error(failure ? failure.thrown : error);
-        },
-        complete() {
-          const failure = end('complete');
-          if (failure) subscriber.error(failure.thrown);
-          else subscriber.complete();
-        },
-      });
-      return () => {
-        subscription.unsubscribe();
-        const failure = end('unsubscribe');
-        if (failure) reportUnhandled(failure.thrown);
-      };
+      // `tap`, so that a subscriber leaving inside `next` stops a synchronous source at once, and is told as such.
+      return source.pipe(
+        tap({
+          next(event) {
+            if (isStreamRestart(event)) closeMessage();
+            else if (!isRunToolsMarker(event)) {
+              if (event.type === 'message_start') closeMessage();
+              else if (event.type === 'message_delta') finalUsage = true;
+              draft.apply(event);
+            }
+          },
+          error(error: unknown) {
+            const failure = end('error', error);
+            // Thrown here, it is the error the subscriber gets.
+            if (failure) throw failure.thrown;
+          },
+          complete() {
+            const failure = end('complete');
+            if (failure) throw failure.thrown;
+          },
+          unsubscribe() {
+            const failure = end('unsubscribe');
+            if (failure) reportUnhandled(failure.thrown);
+          },
+        }),
+      );
     });
 }

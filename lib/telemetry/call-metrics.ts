@@ -46,14 +46,14 @@ export const CANCELED: unique symbol = Symbol('canceled');
 export class CallMetrics {
   private readonly started = performance.now();
   private lastChunkAt = 0;
-  private responseModel: string | undefined;
-  private inputTokens: number | undefined;
+  /** The input counts so far; input tokens are counted as the SDK's span counts them, cache reads and writes included. */
+  private input: { readonly tokens: number; readonly cacheCreation: number; readonly cacheRead: number } | undefined;
   private outputTokens: number | undefined;
   private ended = false;
 
   private constructor(
     private readonly instruments: Instruments,
-    private readonly attributes: Attributes,
+    private attributes: Attributes,
   ) {}
 
   /**
@@ -83,18 +83,25 @@ export class CallMetrics {
       }
       case 'message_start': {
         const { model, usage } = event.message;
-        this.responseModel = model;
-        this.inputTokens =
-          usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
-        this.outputTokens = usage.output_tokens;
+        // Known from here on, so that the chunk timings carry it too.
+        this.attributes = { ...this.attributes, [GEN_AI.responseModel]: model };
+        this.input = {
+          tokens: usage.input_tokens,
+          cacheCreation: usage.cache_creation_input_tokens ?? 0,
+          cacheRead: usage.cache_read_input_tokens ?? 0,
+        };
+        // Its `output_tokens` is a placeholder: the count comes with `message_delta` (the SDK's span waits too).
         return;
       }
       case 'message_delta': {
         const { usage } = event;
-        if (usage.input_tokens != null) {
-          this.inputTokens =
-            usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
-        }
+        // A count the delta leaves out (null) keeps `message_start`'s, as the SDK merges them.
+        const input = this.input ?? { tokens: 0, cacheCreation: 0, cacheRead: 0 };
+        this.input = {
+          tokens: usage.input_tokens ?? input.tokens,
+          cacheCreation: usage.cache_creation_input_tokens ?? input.cacheCreation,
+          cacheRead: usage.cache_read_input_tokens ?? input.cacheRead,
+        };
         this.outputTokens = usage.output_tokens;
         return;
       }
@@ -118,14 +125,17 @@ export class CallMetrics {
     this.ended = true;
     const attributes: Attributes = {
       ...this.attributes,
-      ...(this.responseModel === undefined ? {} : { [GEN_AI.responseModel]: this.responseModel }),
       ...(failure === undefined
         ? {}
         : { [GEN_AI.errorType]: failure === CANCELED ? CANCELED_ERROR_TYPE : errorTypeOf(failure) }),
     };
     this.instruments.duration.record((performance.now() - this.started) / 1000, attributes);
-    if (this.inputTokens !== undefined) {
-      this.instruments.tokenUsage.record(this.inputTokens, { ...attributes, [GEN_AI.tokenType]: 'input' });
+    if (this.input !== undefined) {
+      const { tokens, cacheCreation, cacheRead } = this.input;
+      this.instruments.tokenUsage.record(tokens + cacheCreation + cacheRead, {
+        ...attributes,
+        [GEN_AI.tokenType]: 'input',
+      });
     }
     if (this.outputTokens !== undefined) {
       this.instruments.tokenUsage.record(this.outputTokens, { ...attributes, [GEN_AI.tokenType]: 'output' });

@@ -323,11 +323,9 @@ describe('onFinish', () => {
       expect(source.observed).toBe(false);
     });
 
-    // BUG (lib/operators/on-finish.ts, `source.subscribe({...})` and `complete()`): the source is subscribed with a
-    // plain observer, not linked to `subscriber`, and complete/error call back even when `subscriber` is closed. A
-    // synchronous source whose subscriber leaves inside `next` (here `take(3)`) is read on to its end and reported
-    // as `end: 'complete'` with the whole message, instead of `unsubscribe` with the message up to the third event.
-    it.failing('unsubscribed inside next of a synchronous source (take): reported as unsubscribe, once', () => {
+    // A synchronous source whose subscriber leaves inside `next` (here `take(3)`): told as an unsubscribe, with the
+    // message up to the third event.
+    it('unsubscribed inside next of a synchronous source (take): reported as unsubscribe, once', () => {
       const { calls, callback } = recorder();
       from(scripted).pipe(onFinish(callback), take(3)).subscribe();
       expect(calls).toHaveLength(1);
@@ -335,8 +333,7 @@ describe('onFinish', () => {
       expect(textOf(calls[0]!.message)).toBe('He');
     });
 
-    // BUG (same cause as above): the synchronous source goes on being read after its subscriber left.
-    it.failing('unsubscribed inside next of a synchronous source (take): the source is read no further', () => {
+    it('unsubscribed inside next of a synchronous source (take): the source is read no further', () => {
       let read = 0;
       from(scripted)
         .pipe(
@@ -348,11 +345,8 @@ describe('onFinish', () => {
       expect(read).toBe(3);
     });
 
-    // BUG (lib/operators/on-finish.ts, `closeMessage`: `if (!draft.stopped) lowerBound = true`): `draft.stopped` is
-    // `message_stop`, but the documented rule (StreamFinish.lowerBound, and tokenUsage's) is the final `message_delta`,
-    // which carries the final usage. A stream cut between message_delta and message_stop has exact usage, yet is
-    // flagged as a lower bound.
-    it.failing('a stream cut after its final message_delta (no message_stop): the usage is exact', () => {
+    // The final usage comes with `message_delta`: a stream cut between it and `message_stop` has exact usage.
+    it('a stream cut after its final message_delta (no message_stop): the usage is exact', () => {
       const { calls, callback } = recorder();
       const cut = scripted.filter((event) => event.type !== 'message_stop');
       from(cut).pipe(onFinish(callback)).subscribe();
