@@ -13,8 +13,6 @@ import { thinkingOnly as thinkingOnlyOf } from '../operators/thinking-only.js';
 import { tokenUsage as tokenUsageOf, type TokenUsageOptions } from '../operators/token-usage.js';
 import type { ClaudeClientEvent } from './client-events.js';
 
-type From<T> = OperatorFunction<ClaudeClientEvent, T>;
-
 /**
  * The text of each `text_delta`, as it streams.
  *
@@ -23,7 +21,7 @@ type From<T> = OperatorFunction<ClaudeClientEvent, T>;
  * claudeSse('/chat', { body }).pipe(textOnly()).subscribe((text) => output.append(text));
  * ```
  */
-export const textOnly = textOnlyOf as unknown as () => From<string>;
+export const textOnly = textOnlyOf as unknown as () => OperatorFunction<ClaudeClientEvent, string>;
 
 /**
  * The text of each `thinking_delta`, as it streams.
@@ -33,7 +31,7 @@ export const textOnly = textOnlyOf as unknown as () => From<string>;
  * claudeSse('/chat', { body }).pipe(thinkingOnly()).subscribe((text) => thoughts.append(text));
  * ```
  */
-export const thinkingOnly = thinkingOnlyOf as unknown as () => From<string>;
+export const thinkingOnly = thinkingOnlyOf as unknown as () => OperatorFunction<ClaudeClientEvent, string>;
 
 /**
  * A frozen snapshot of the message after each event; the last is the whole message.
@@ -43,7 +41,10 @@ export const thinkingOnly = thinkingOnlyOf as unknown as () => From<string>;
  * claudeSse('/chat', { body }).pipe(accumulateMessage()).subscribe((message) => render(message.content));
  * ```
  */
-export const accumulateMessage = accumulateMessageOf as unknown as () => From<Anthropic.Messages.Message>;
+export const accumulateMessage = accumulateMessageOf as unknown as () => OperatorFunction<
+  ClaudeClientEvent,
+  Anthropic.Messages.Message
+>;
 
 /**
  * The whole message, once, at the end.
@@ -53,7 +54,10 @@ export const accumulateMessage = accumulateMessageOf as unknown as () => From<An
  * const message = await lastValueFrom(claudeSse('/chat', { body }).pipe(finalMessage()));
  * ```
  */
-export const finalMessage = finalMessageOf as unknown as () => From<Anthropic.Messages.Message>;
+export const finalMessage = finalMessageOf as unknown as () => OperatorFunction<
+  ClaudeClientEvent,
+  Anthropic.Messages.Message
+>;
 
 /**
  * The running token usage, summed over every message of the stream.
@@ -63,4 +67,6 @@ export const finalMessage = finalMessageOf as unknown as () => From<Anthropic.Me
  * claudeSse('/chat', { body }).pipe(tokenUsage()).subscribe((usage) => (meter.value = usage.output_tokens));
  * ```
  */
-export const tokenUsage = tokenUsageOf as unknown as (options?: TokenUsageOptions) => From<Anthropic.Messages.Usage>;
+export const tokenUsage = tokenUsageOf as unknown as (
+  options?: TokenUsageOptions,
+) => OperatorFunction<ClaudeClientEvent, Anthropic.Messages.Usage>;
