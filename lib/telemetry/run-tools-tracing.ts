@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Context, Span } from '@opentelemetry/api';
-import { Observable } from 'rxjs';
+import { Observable, tap } from 'rxjs';
 import type { ToolResultEvent } from '../run-tools-markers.js';
 import { CANCELED_ERROR_TYPE, errorTypeOf, GEN_AI, providerNameOf } from './genai-conventions.js';
 import { openTelemetry } from './open-telemetry.js';
@@ -94,38 +94,34 @@ export class RunToolsTracing {
         ended = true;
         endSpan(span, api, errorType);
       };
-      const subscription = api.context.with(api.trace.setSpan(this.context, span), () =>
-        result$.subscribe({
-          next: (event) => {
-            if (event.isError) {
-              // The kind of failure only: the tool's thrown text may hold internals.
-              end(event.error === undefined ? 'tool_error' : errorTypeOf(event.error));
-            } else {
-              if (this.content && span.isRecording()) {
-                const { content } = event.result;
-                span.setAttribute(
-                  GEN_AI.toolCallResult,
-                  typeof content === 'string' ? content : JSON.stringify(content),
-                );
-              }
-              end();
-            }
-            subscriber.next(event);
-          },
-          error: (error: unknown) => {
-            end(errorTypeOf(error));
-            subscriber.error(error);
-          },
-          complete: () => {
-            end();
-            subscriber.complete();
-          },
-        }),
+      // `subscriber` itself, so that one that leaves inside the tool's `run` is seen as gone at once (the tool's
+      // signal then fires); and in the tool span's context, so that what `run` traces is its child.
+      return api.context.with(api.trace.setSpan(this.context, span), () =>
+        result$
+          .pipe(
+            tap({
+              next: (event) => {
+                if (event.isError) {
+                  // The kind of failure only: the tool's thrown text may hold internals.
+                  end(event.error === undefined ? 'tool_error' : errorTypeOf(event.error));
+                  return;
+                }
+                if (this.content && span.isRecording()) {
+                  const { content } = event.result;
+                  span.setAttribute(
+                    GEN_AI.toolCallResult,
+                    typeof content === 'string' ? content : JSON.stringify(content),
+                  );
+                }
+                end();
+              },
+              error: (error: unknown) => end(errorTypeOf(error)),
+              complete: () => end(),
+              unsubscribe: () => end(CANCELED_ERROR_TYPE),
+            }),
+          )
+          .subscribe(subscriber),
       );
-      return () => {
-        end(CANCELED_ERROR_TYPE);
-        subscription.unsubscribe();
-      };
     });
   }
 
