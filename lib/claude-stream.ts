@@ -1,8 +1,10 @@
 import { Observable } from 'rxjs';
 import { onAbort } from './internal/abort-listeners.js';
-import { pumpEvents } from './internal/pump-events.js';
+import { pumpEvents, type EventStreamBody } from './internal/pump-events.js';
 import { show } from './internal/show.js';
 import { CANCELED, CallMetrics, metered } from './telemetry/call-metrics.js';
+import { isEventStream } from './wire/read-event-stream.js';
+import { sdkMayRecordSpans } from './wire/sdk-traces.js';
 import {
   isBetaParams,
   type ClaudeBetaClient,
@@ -84,7 +86,7 @@ export function claudeStream(
     void pumpEvents(
       metrics ? metered(subscriber, metrics) : subscriber,
       // Called here, not earlier: the SDK sends the request as soon as `create` is called.
-      () => send({ ...options, signal: controller.signal }),
+      () => openStream(client, send({ ...options, signal: controller.signal })),
       () => callerSignal?.aborted === true,
     );
 
@@ -97,7 +99,29 @@ export function claudeStream(
   });
 }
 
-type Send = (options: ClaudeRequestOptions) => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>>;
+type StreamEvents = AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>;
+
+/** What `create({ stream: true })` returns: a promise of the SDK's stream, and (the SDK's `APIPromise`) its response. */
+type StreamRequest = Promise<StreamEvents> & {
+  readonly withResponse?: () => Promise<{ readonly data: StreamEvents; readonly response: Response }>;
+};
+
+type Send = (options: ClaudeRequestOptions) => StreamRequest;
+
+/**
+ * The request's events: its body read by claude-rx (`readEventStream`: one await per network read, every event of it
+ * delivered at once) when the SDK hands over a Server-Sent Events body and records no span for it; else the SDK's
+ * own stream. The SDK has built, authenticated and sent the request, retried it before the headers and mapped an HTTP
+ * error either way. A span the SDK records needs the SDK to read the body (its usage, its end); and a body that is
+ * not SSE (Bedrock's binary event stream) is the SDK's to decode.
+ */
+async function openStream(client: object, request: StreamRequest): Promise<StreamEvents | EventStreamBody> {
+  if (typeof request.withResponse !== 'function' || sdkMayRecordSpans(client)) return request;
+  const { data, response } = await request.withResponse();
+  if (!isEventStream(response)) return data;
+  const logger = (client as { logger?: EventStreamBody['logger'] }).logger;
+  return { response, logger: typeof logger?.error === 'function' ? logger : console };
+}
 
 /**
  * How to send `params`: through `client.beta.messages` when they carry `betas`, else `client.messages`. Checked at

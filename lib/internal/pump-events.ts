@@ -1,12 +1,21 @@
 import { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { IncompleteStreamError } from '../errors.js';
+import { readEventStream } from '../wire/read-event-stream.js';
+import { freezeParsed, noteWireData } from '../wire/wire-data.js';
 import type { EventSink } from './event-sink.js';
 import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
 import { MessageDraft } from './message-draft.js';
 import { rememberPartialMessage } from './partial-messages.js';
 
+/** A streaming response whose body claude-rx reads itself (`readEventStream`), and where the SDK would log. */
+export interface EventStreamBody {
+  readonly response: Response;
+  readonly logger: { error(...args: unknown[]): void };
+}
+
 /**
- * Delivers the events of `open()`'s iterable to `subscriber`, and decides how the stream ended.
+ * Delivers the events of what `open()` gives (an iterable of events, or a response whose body it reads itself) to
+ * `subscriber`, and decides how the stream ended.
  *
  * - The subscriber unsubscribed (it aborted the request itself): nothing more is delivered, not even an error.
  * - `message_stop` came and the source ended: `complete`.
@@ -20,16 +29,35 @@ import { rememberPartialMessage } from './partial-messages.js';
  */
 export async function pumpEvents(
   subscriber: EventSink<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
-  open: () => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent>>,
+  open: () => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent> | EventStreamBody>,
   abortedByCaller: () => boolean = () => false,
 ): Promise<void> {
   const draft = new MessageDraft();
   try {
-    const events = await open();
-    for await (const event of events) {
-      if (subscriber.closed) return;
-      draft.apply(event);
-      subscriber.next(event);
+    const opened = await open();
+    if (!(Symbol.asyncIterator in opened)) {
+      // The body, read here: every event of a network read delivered at once, frozen, its wire data noted.
+      await readEventStream(
+        opened.response,
+        {
+          get closed() {
+            return subscriber.closed;
+          },
+          deliver(event, data) {
+            freezeParsed(event);
+            draft.apply(event);
+            noteWireData(event, data);
+            subscriber.next(event);
+          },
+        },
+        opened.logger,
+      );
+    } else {
+      for await (const event of opened) {
+        if (subscriber.closed) return;
+        draft.apply(event);
+        subscriber.next(event);
+      }
     }
     if (subscriber.closed) return;
     if (draft.stopped) {

@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { isRunToolsMarker, type RunToolsMarker } from '../run-tools-markers.js';
 import { isStreamRestart, type ClaudeBetaStreamEvent, type ClaudeRxEvent, type ClaudeStreamEvent } from '../types.js';
+import { wireDataOf } from '../wire/wire-data.js';
 import { describeFailure } from './describe-failure.js';
 import type { SseErrorData, SseFrame, SseRestartData } from './sse-frame.js';
 
@@ -184,10 +185,11 @@ export function toSseFrames(
             return;
           }
           if (kept) {
-            subscriber.next({
-              type: event.type,
-              data: JSON.stringify(isRunToolsMarker(event) ? markerData(event) : event),
-            });
+            // The data the event came with, when it is that very event (see `wireDataOf`): not serialized again.
+            const data = isRunToolsMarker(event)
+              ? JSON.stringify(markerData(event))
+              : (wireDataOf(event) ?? JSON.stringify(event));
+            subscriber.next({ type: event.type, data });
           }
         },
         error: fail,

@@ -2,6 +2,8 @@ import type * as OpenTelemetryApi from '@opentelemetry/api';
 
 /** `@opentelemetry/api`, the optional peer through which claude-rx records; `undefined` until loaded, or when absent. */
 let api: typeof OpenTelemetryApi | undefined;
+/** The import has settled: `api` is what there is. */
+let settled = false;
 
 /**
  * Loads `@opentelemetry/api` once, if the app has it. A dynamic import, so that claude-rx loads without it, from ESM and
@@ -13,11 +15,19 @@ export const openTelemetryLoaded: Promise<void> = import('@opentelemetry/api').t
     // A CommonJS build imported from ESM may come as its `default`.
     const module = loaded as Partial<typeof OpenTelemetryApi> & { readonly default?: typeof OpenTelemetryApi };
     api = module.metrics ? (module as typeof OpenTelemetryApi) : module.default;
+    settled = true;
   },
-  () => undefined,
+  () => {
+    settled = true;
+  },
 );
 
 /** `@opentelemetry/api` when it is loaded; `undefined` without it (nothing is recorded). */
 export function openTelemetry(): typeof OpenTelemetryApi | undefined {
   return api;
+}
+
+/** Whether the import of `@opentelemetry/api` has settled (loaded, or found absent). */
+export function openTelemetrySettled(): boolean {
+  return settled;
 }
