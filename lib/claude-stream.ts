@@ -119,7 +119,9 @@ async function openStream(client: object, request: StreamRequest): Promise<Strea
   if (typeof request.withResponse !== 'function' || sdkMayRecordSpans(client)) return request;
   const { data, response } = await request.withResponse();
   if (!isEventStream(response)) return data;
-  const logger = (client as { logger?: EventStreamBody['logger'] }).logger;
+  // Errors are logged as the SDK logs them: to the client's logger, unless its `logLevel` is `off`.
+  const { logger, logLevel } = client as { logger?: EventStreamBody['logger']; logLevel?: unknown };
+  if (logLevel === 'off') return { response, logger: undefined };
   return { response, logger: typeof logger?.error === 'function' ? logger : console };
 }
 

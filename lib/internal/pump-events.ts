@@ -7,10 +7,11 @@ import type { ClaudeBetaStreamEvent, ClaudeStreamEvent } from '../types.js';
 import { MessageDraft } from './message-draft.js';
 import { rememberPartialMessage } from './partial-messages.js';
 
-/** A streaming response whose body claude-rx reads itself (`readEventStream`), and where the SDK would log. */
+/** A streaming response whose body claude-rx reads itself (`readEventStream`), and where the SDK would log errors. */
 export interface EventStreamBody {
   readonly response: Response;
-  readonly logger: { error(...args: unknown[]): void };
+  /** `undefined`: the client's `logLevel` is `off`. */
+  readonly logger: { error(...args: unknown[]): void } | undefined;
 }
 
 /**

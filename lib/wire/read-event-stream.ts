@@ -48,14 +48,19 @@ export function isEventStream(response: Response): boolean {
  *
  * @param response The response of a streaming `messages.create`, its body not read yet.
  * @param receiver Gets each event, with its data as it came on the wire.
- * @param logger The client's logger (`client.logger`), else the console.
+ * @param logger Where the SDK would log errors (`client.logger`, else the console); `undefined` when its `logLevel`
+ *   is `off`.
  */
-export async function readEventStream(response: Response, receiver: EventReceiver, logger: Logger): Promise<void> {
+export async function readEventStream(
+  response: Response,
+  receiver: EventReceiver,
+  logger: Logger | undefined,
+): Promise<void> {
   const body = response.body!;
   const reader = body.getReader();
   const text = new TextDecoder('utf-8', { ignoreBOM: true });
   let failure: { readonly error: unknown } | undefined;
-  const onMessage = ({ event, data }: SseWireMessage): void => {
+  const onMessage = ({ event, data, raw }: SseWireMessage): void => {
     if (failure !== undefined || receiver.closed) return;
     if (event === null || event === 'ping') return;
     if (event === 'error') {
@@ -77,8 +82,8 @@ export async function readEventStream(response: Response, receiver: EventReceive
     try {
       parsed = JSON.parse(data) as ClaudeStreamEvent | ClaudeBetaStreamEvent;
     } catch (error) {
-      logger.error('Could not parse message into JSON:', data);
-      logger.error('From chunk:', [...(event === '' ? [] : [`event: ${event}`]), `data: ${data}`]);
+      logger?.error('Could not parse message into JSON:', data);
+      logger?.error('From chunk:', raw);
       failure = { error };
       return;
     }

@@ -17,9 +17,12 @@ function isNoop(api: typeof OpenTelemetryApi, provider: OpenTelemetryApi.TracerP
  * end it at the headers. `true` while `@opentelemetry/api` is still loading: nothing is known yet.
  */
 export function sdkMayRecordSpans(client: object): boolean {
-  const traces = (client as { openTelemetry?: { traces?: { enabled?: unknown } } }).openTelemetry?.traces;
-  if (traces?.enabled === false) return false;
+  const settled = (
+    client as { openTelemetry?: { traces?: { enabled?: unknown }; tracerProvider?: OpenTelemetryApi.TracerProvider } }
+  ).openTelemetry;
+  if (settled?.traces?.enabled === false) return false;
   const api = openTelemetry();
   if (!api) return !openTelemetrySettled();
-  return !isNoop(api, api.trace.getTracerProvider());
+  // A client may carry a tracer provider of its own (`openTelemetry: { tracerProvider }`), used over the global one.
+  return !isNoop(api, settled?.tracerProvider ?? api.trace.getTracerProvider());
 }

@@ -5,6 +5,8 @@
 export interface SseWireMessage {
   readonly event: string | null;
   readonly data: string;
+  /** The message's lines as they came (its fields and comments), for a log that shows the chunk. */
+  readonly raw: readonly string[];
 }
 
 /**
@@ -29,6 +31,7 @@ export class SseDecoder {
   private endsWithCR = false;
   private event: string | null = null;
   private data: string[] = [];
+  private raw: string[] = [];
 
   constructor(private readonly onMessage: (message: SseWireMessage) => void) {}
 
@@ -74,17 +77,20 @@ export class SseDecoder {
   private takeLine(raw: string): void {
     const line = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
     if (line === '') {
-      // A blank line ends a message, if there is one.
-      if (this.event === null && this.data.length === 0) return;
+      // A blank line ends a message, if there is one (an empty `event:` alone is none, and stays, as in the SDK).
+      if (!this.event && this.data.length === 0) return;
       const message: SseWireMessage = {
         event: this.event,
         data: this.data.length === 1 ? this.data[0]! : this.data.join('\n'),
+        raw: this.raw,
       };
       this.event = null;
       this.data = [];
+      this.raw = [];
       this.onMessage(message);
       return;
     }
+    this.raw.push(line);
     const colon = line.indexOf(':');
     if (colon === 0) return; // a comment
     const field = colon === -1 ? line : line.slice(0, colon);
