@@ -9,6 +9,38 @@
  * @module
  */
 
+// Scanner states. Plain numbers rather than an enum: the hot loop switches on them. These constants come first in the
+// module, before any import or other statement: esbuild inlines top-level constants only there (so that a browser
+// bundle switches on literals, and holds no declarations for them).
+const VALUE = 0; // a value must follow (document start, after `:`, after `,` in an array)
+const ARRAY_FIRST = 1; // after `[`: a value or `]`
+const OBJECT_FIRST = 2; // after `{`: a key or `}`
+const KEY = 3; // after `,` in an object: a key
+const COLON = 4; // after a key
+const AFTER = 5; // after a value: `,` or the closer, or only whitespace at the top level
+const STRING = 6;
+const ESCAPE = 7; // after a backslash in a string
+const UNICODE = 8; // inside the 4 hex digits of `\uXXXX`
+const NUMBER = 9;
+const LITERAL = 10; // inside `true`, `false` or `null`
+
+// Number sub-states, following the grammar -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?. Numbered so that the
+// terminal ones, where the number may end, are the odd ones.
+const N_MINUS = 0;
+const N_ZERO = 1; // terminal
+const N_DOT = 2;
+const N_INT = 3; // terminal
+const N_EXP = 4;
+const N_FRAC = 5; // terminal
+const N_EXP_SIGN = 6;
+const N_EXP_DIGITS = 7; // terminal
+
+// The characters that may follow a backslash (`u` aside), and what each stands for, at the same place.
+const ESCAPES = '"\\/bfnrt';
+const ESCAPED = '"\\/\b\f\n\r\t';
+
+const isTerminalNumber = (state: number): boolean => state % 2 === 1;
+
 /**
  * A syntax error found by {@link IncrementalJsonParser}, with the offset of the first character that cannot
  * continue valid JSON (or the text length when the text ends too early).
@@ -44,32 +76,6 @@ export interface IncrementalJsonSnapshotOptions {
   partialStrings?: boolean;
 }
 
-// Scanner states. Plain numbers rather than an enum: the hot loop switches on them.
-const VALUE = 0; // a value must follow (document start, after `:`, after `,` in an array)
-const ARRAY_FIRST = 1; // after `[`: a value or `]`
-const OBJECT_FIRST = 2; // after `{`: a key or `}`
-const KEY = 3; // after `,` in an object: a key
-const COLON = 4; // after a key
-const AFTER = 5; // after a value: `,` or the closer, or only whitespace at the top level
-const STRING = 6;
-const ESCAPE = 7; // after a backslash in a string
-const UNICODE = 8; // inside the 4 hex digits of `\uXXXX`
-const NUMBER = 9;
-const LITERAL = 10; // inside `true`, `false` or `null`
-
-// Number sub-states, following the grammar -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?
-const N_MINUS = 0;
-const N_ZERO = 1; // terminal
-const N_INT = 2; // terminal
-const N_DOT = 3;
-const N_FRAC = 4; // terminal
-const N_EXP = 5;
-const N_EXP_SIGN = 6;
-const N_EXP_DIGITS = 7; // terminal
-
-const isTerminalNumber = (state: number): boolean =>
-  state === N_ZERO || state === N_INT || state === N_FRAC || state === N_EXP_DIGITS;
-
 /** The number sub-state after `c`, or -1 when `c` does not continue the number. */
 function numberStep(state: number, c: number): number {
   const digit = c >= 0x30 && c <= 0x39;
@@ -92,28 +98,18 @@ function numberStep(state: number, c: number): number {
   }
 }
 
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
+/**
+ * The error for `s[i]`, which cannot continue the JSON (a bad escape, a control character in a string and a number cut
+ * short included: the character, quoted, says which).
+ */
+function unexpected(s: string, i: number, base: number): IncrementalJsonSyntaxError {
+  return new IncrementalJsonSyntaxError(`Unexpected character ${JSON.stringify(s[i])}`, base + i);
 }
-
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  '"': '"',
-  '\\': '\\',
-  '/': '/',
-  b: '\b',
-  f: '\f',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-};
 
 /** Sets an own data property; plain assignment of `__proto__` would set the prototype instead (JSON.parse does not). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
-    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   } else {
     target[key] = value;
   }
@@ -129,27 +125,45 @@ interface SnapshotCache {
 /** An open container on the stack. */
 class Frame {
   /** Bumped on every change of the container or its pending key, invalidating the snapshot caches. */
-  version = 0;
+  #version = 0;
   /** Objects only: the key whose value is being read. */
-  key: string | undefined = undefined;
+  #key: string | undefined;
   /** Values added so far (a repeated key counts again): what a copy costs, at most. */
   entries = 0;
   /** Snapshot caches, per mode (index 0: default, 1: partialStrings). */
-  readonly caches: [SnapshotCache | undefined, SnapshotCache | undefined] = [undefined, undefined];
+  readonly #caches: (SnapshotCache | undefined)[] = [];
 
-  constructor(
-    readonly isArray: boolean,
-    readonly container: unknown[] | Record<string, unknown>,
-  ) {}
+  constructor(readonly container: unknown[] | Record<string, unknown>) {}
+
+  get isArray(): boolean {
+    return Array.isArray(this.container);
+  }
+
+  /** Objects: the key whose value comes next. */
+  setKey(key: string): void {
+    this.#key = key;
+    this.#version++;
+  }
+
+  /** Adds a finished value (to an object, under the key set last). */
+  add(value: unknown): void {
+    if (Array.isArray(this.container)) {
+      this.container.push(value);
+    } else {
+      setOwn(this.container, this.#key as string, value);
+      this.#key = undefined;
+    }
+    this.#version++;
+    this.entries++;
+  }
 
   /** A frozen shallow copy with `child` (an open child's copy or a partial string; `undefined` for none) added. */
   copy(mode: 0 | 1, child: unknown): unknown {
-    const cached = this.caches[mode];
+    const cached = this.#caches[mode];
     // A partial string only grows while the frame's version stands, so equal lengths mean equal strings; comparing
     // lengths avoids a content comparison of two long strings.
     if (
-      cached !== undefined &&
-      cached.version === this.version &&
+      cached?.version === this.#version &&
       (cached.child === child ||
         (typeof child === 'string' && typeof cached.child === 'string' && cached.child.length === child.length))
     ) {
@@ -165,16 +179,16 @@ class Frame {
       copy = {};
       const container = this.container;
       for (const key of Object.keys(container)) setOwn(copy, key, container[key]);
-      if (child !== undefined && this.key !== undefined) setOwn(copy, this.key, child);
+      if (child !== undefined && this.#key !== undefined) setOwn(copy, this.#key, child);
     }
     Object.freeze(copy);
-    this.caches[mode] = { version: this.version, child, copy };
+    this.#caches[mode] = { version: this.#version, child, copy };
     return copy;
   }
 }
 
-const UNSET: unique symbol = Symbol('unset');
-const EMPTY_INPUT: Readonly<Record<string, never>> = Object.freeze({});
+/** The input of a tool called without arguments, for which the API sends no fragment: `{}`, frozen and shared. */
+export const EMPTY_INPUT: Readonly<Record<string, never>> = Object.freeze({});
 
 /**
  * Parses JSON arriving in fragments, scanning each character once, with a cheap best-effort value at any time.
@@ -194,33 +208,33 @@ const EMPTY_INPUT: Readonly<Record<string, never>> = Object.freeze({});
  * ```
  */
 export class IncrementalJsonParser {
-  private _text = '';
-  private _charsScanned = 0;
-  private failure: IncrementalJsonSyntaxError | undefined = undefined;
+  #text = '';
+  #charsScanned = 0;
+  #failure: IncrementalJsonSyntaxError | undefined;
 
-  private state = VALUE;
-  private readonly stack: Frame[] = [];
-  private hasRoot = false;
-  private root: unknown = undefined;
-  private _openEntries = 0;
+  #state = VALUE;
+  readonly #stack: Frame[] = [];
+  #hasRoot = false;
+  #root: unknown;
+  #openEntries = 0;
 
   // The current string, decoded. A trailing high surrogate is held apart in `high` so that a partial snapshot can
   // leave it out without slicing (which would flatten the rope `str`).
-  private str = '';
-  private high = '';
-  private stringIsKey = false;
-  private hexCount = 0;
-  private hexValue = 0;
+  #str = '';
+  #high = '';
+  #stringIsKey = false;
+  #hex = ''; // the digits of a `\uXXXX` escape so far
 
-  private numberText = '';
-  private numberState = N_MINUS;
+  #numberText = '';
+  #numberState = N_MINUS;
 
-  private literal = '';
-  private literalValue: unknown = undefined;
-  private literalPos = 0;
+  // `true`, `false` or `null`: matched character by character, then its value read by JSON.parse
+  #literal = '';
+  #literalPos = 0;
 
-  // Snapshots per mode until the next push.
-  private memo: [unknown, unknown] = [UNSET, UNSET];
+  // Snapshots per mode (index 0: default, 1: partialStrings) until the next push. `undefined` and `null` are not
+  // kept: they are rebuilt at no cost (nothing is open then).
+  #memo: unknown[] = [];
 
   /**
    * The JSON text received so far.
@@ -236,7 +250,7 @@ export class IncrementalJsonParser {
    * ```
    */
   get text(): string {
-    return this._text;
+    return this.#text;
   }
 
   /**
@@ -252,7 +266,7 @@ export class IncrementalJsonParser {
    * ```
    */
   get charsScanned(): number {
-    return this._charsScanned;
+    return this.#charsScanned;
   }
 
   /**
@@ -266,7 +280,7 @@ export class IncrementalJsonParser {
    * ```
    */
   get openEntries(): number {
-    return this._openEntries;
+    return this.#openEntries;
   }
 
   /**
@@ -275,11 +289,11 @@ export class IncrementalJsonParser {
    * @example
    * ```ts
    * const parser = replayJson('{"a": 1 "b"');
-   * parser.error?.message; // 'Unexpected string in JSON at position 8'
+   * parser.error?.message; // 'Unexpected character "\\"" at position 8'
    * ```
    */
   get error(): IncrementalJsonSyntaxError | undefined {
-    return this.failure;
+    return this.#failure;
   }
 
   /**
@@ -294,7 +308,7 @@ export class IncrementalJsonParser {
    * ```
    */
   get complete(): boolean {
-    return this.hasRoot;
+    return this.#hasRoot;
   }
 
   /**
@@ -308,15 +322,15 @@ export class IncrementalJsonParser {
    * ```
    */
   push(fragment: string): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.#failure) throw this.#failure;
     if (fragment.length === 0) return;
-    const base = this._text.length;
-    this._text += fragment;
-    this.memo = [UNSET, UNSET];
+    const base = this.#text.length;
+    this.#text += fragment;
+    this.#memo = [];
     try {
-      this.scan(fragment, base);
+      this.#scan(fragment, base);
     } catch (error) {
-      if (error instanceof IncrementalJsonSyntaxError) this.failure = error;
+      if (error instanceof IncrementalJsonSyntaxError) this.#failure = error;
       throw error;
     }
   }
@@ -336,12 +350,8 @@ export class IncrementalJsonParser {
    * ```
    */
   snapshot(options?: IncrementalJsonSnapshotOptions): unknown {
-    const mode = options?.partialStrings === true ? 1 : 0;
-    const memo = this.memo[mode];
-    if (memo !== UNSET) return memo;
-    const value = this.build(mode);
-    this.memo[mode] = value;
-    return value;
+    const mode = options?.partialStrings ? 1 : 0;
+    return (this.#memo[mode] ??= this.#build(mode));
   }
 
   /**
@@ -357,41 +367,33 @@ export class IncrementalJsonParser {
    * ```
    */
   finish(): unknown {
-    if (this.failure !== undefined) throw this.failure;
-    if (this.hasRoot) return this.root;
-    if (this._text.length === 0) return EMPTY_INPUT;
+    if (this.#failure) throw this.#failure;
+    if (this.#hasRoot) return this.#root;
+    if (this.#text.length === 0) return EMPTY_INPUT;
     // a top-level number ends with the text
-    if (this.state === NUMBER && this.stack.length === 0 && isTerminalNumber(this.numberState)) {
-      return Number(this.numberText);
+    if (this.#state === NUMBER && this.#stack.length === 0 && isTerminalNumber(this.#numberState)) {
+      return Number(this.#numberText);
     }
-    throw new IncrementalJsonSyntaxError('Unexpected end of JSON input', this._text.length);
+    throw new IncrementalJsonSyntaxError('Unexpected end of JSON input', this.#text.length);
   }
 
-  private build(mode: 0 | 1): unknown {
-    const inString = this.state === STRING || this.state === ESCAPE || this.state === UNICODE;
+  #build(mode: 0 | 1): unknown {
+    const inString = this.#state === STRING || this.#state === ESCAPE || this.#state === UNICODE;
     // the only unfinished scalar a snapshot shows: a string value in partialStrings mode
-    const pending = mode === 1 && inString && !this.stringIsKey ? this.str : undefined;
-    if (this.stack.length === 0) return this.hasRoot ? this.root : pending;
+    const pending = mode === 1 && inString && !this.#stringIsKey ? this.#str : undefined;
+    if (this.#stack.length === 0) return this.#hasRoot ? this.#root : pending;
     let child: unknown = pending;
-    for (let depth = this.stack.length - 1; depth >= 0; depth--) {
-      child = (this.stack[depth] as Frame).copy(mode, child);
+    for (let depth = this.#stack.length - 1; depth >= 0; depth--) {
+      child = (this.#stack[depth] as Frame).copy(mode, child);
     }
     return child;
   }
 
-  private fail(message: string, offset: number): IncrementalJsonSyntaxError {
-    return new IncrementalJsonSyntaxError(message, offset);
-  }
-
-  private unexpected(s: string, i: number, base: number): IncrementalJsonSyntaxError {
-    return this.fail(`Unexpected character ${JSON.stringify(s[i])}`, base + i);
-  }
-
-  private scan(s: string, base: number): void {
+  #scan(s: string, base: number): void {
     const n = s.length;
     let i = 0;
     while (i < n) {
-      switch (this.state) {
+      switch (this.#state) {
         case STRING: {
           // the bulk of a big input: take runs of plain characters as one slice
           const start = i;
@@ -401,212 +403,195 @@ export class IncrementalJsonParser {
             if (c === 0x22 || c === 0x5c || c < 0x20) break;
             i++;
           }
-          if (i > start) this.appendString(s.slice(start, i));
+          if (i > start) this.#appendString(s.slice(start, i));
           if (i === n) break;
           if (c === 0x22) {
             i++;
-            this.endString();
+            this.#endString();
           } else if (c === 0x5c) {
             i++;
-            this.state = ESCAPE;
+            this.#state = ESCAPE;
           } else {
-            throw this.fail('Bad control character in string literal', base + i);
+            throw unexpected(s, i, base);
           }
           break;
         }
         case ESCAPE: {
           const ch = s[i] as string;
           if (ch === 'u') {
-            this.hexCount = 0;
-            this.hexValue = 0;
-            this.state = UNICODE;
+            this.#hex = '';
+            this.#state = UNICODE;
           } else {
-            const decoded = SIMPLE_ESCAPES[ch];
-            if (decoded === undefined) throw this.fail('Bad escaped character', base + i);
-            this.appendString(decoded);
-            this.state = STRING;
+            const index = ESCAPES.indexOf(ch);
+            if (index < 0) throw unexpected(s, i, base);
+            this.#appendString(ESCAPED[index] as string);
+            this.#state = STRING;
           }
           i++;
           break;
         }
         case UNICODE: {
-          const digit = hexDigit(s.charCodeAt(i));
-          if (digit < 0) throw this.fail('Bad Unicode escape', base + i);
-          this.hexValue = this.hexValue * 16 + digit;
+          const ch = s[i] as string;
+          // parseInt of one character: NaN unless it is a hex digit
+          if (isNaN(parseInt(ch, 16))) throw unexpected(s, i, base);
+          this.#hex += ch;
           i++;
-          if (++this.hexCount === 4) {
+          if (this.#hex.length === 4) {
             // one UTF-16 code unit; a surrogate pair arrives as two escapes and joins by concatenation
-            this.appendString(String.fromCharCode(this.hexValue));
-            this.state = STRING;
+            this.#appendString(String.fromCharCode(parseInt(this.#hex, 16)));
+            this.#state = STRING;
           }
           break;
         }
         case NUMBER: {
           const start = i;
           while (i < n) {
-            const next = numberStep(this.numberState, s.charCodeAt(i));
+            const next = numberStep(this.#numberState, s.charCodeAt(i));
             if (next < 0) break;
-            this.numberState = next;
+            this.#numberState = next;
             i++;
           }
-          if (i > start) this.numberText += s.slice(start, i);
+          if (i > start) this.#numberText += s.slice(start, i);
           if (i === n) break;
           // s[i] ends the number; it is scanned again (not consumed) in the AFTER state
-          if (!isTerminalNumber(this.numberState)) throw this.fail('Unterminated number', base + i);
-          this.attach(Number(this.numberText));
+          if (!isTerminalNumber(this.#numberState)) throw unexpected(s, i, base);
+          this.#attach(Number(this.#numberText));
           break;
         }
         case LITERAL: {
-          if (s.charCodeAt(i) !== this.literal.charCodeAt(this.literalPos)) throw this.unexpected(s, i, base);
+          if (s.charCodeAt(i) !== this.#literal.charCodeAt(this.#literalPos)) throw unexpected(s, i, base);
           i++;
-          if (++this.literalPos === this.literal.length) this.attach(this.literalValue);
+          if (++this.#literalPos === this.#literal.length) this.#attach(JSON.parse(this.#literal));
           break;
         }
         default: {
           const c = s.charCodeAt(i);
-          if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) this.structural(s, i, base);
+          if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) this.#structural(s, i, base);
           i++;
           break;
         }
       }
     }
-    this._charsScanned += i;
+    this.#charsScanned += i;
   }
 
   /** Consumes the one non-whitespace character `s[i]` outside of any token. */
-  private structural(s: string, i: number, base: number): void {
+  #structural(s: string, i: number, base: number): void {
     const ch = s[i] as string;
-    switch (this.state) {
+    switch (this.#state) {
       case ARRAY_FIRST:
-        if (ch === ']') return this.close();
-        return this.startValue(s, i, base);
+        if (ch === ']') return this.#close();
+        return this.#startValue(s, i, base);
       case VALUE:
-        return this.startValue(s, i, base);
+        return this.#startValue(s, i, base);
       case OBJECT_FIRST:
-        if (ch === '}') return this.close();
-        if (ch === '"') return this.startString(true);
-        throw this.unexpected(s, i, base);
+        if (ch === '}') return this.#close();
+        if (ch === '"') return this.#startString(true);
+        throw unexpected(s, i, base);
       case KEY:
-        if (ch === '"') return this.startString(true);
-        throw this.unexpected(s, i, base);
+        if (ch === '"') return this.#startString(true);
+        throw unexpected(s, i, base);
       case COLON:
-        if (ch !== ':') throw this.unexpected(s, i, base);
-        this.state = VALUE;
+        if (ch !== ':') throw unexpected(s, i, base);
+        this.#state = VALUE;
         return;
       default: {
         // AFTER
-        const top = this.stack[this.stack.length - 1];
-        if (top === undefined) throw this.fail('Unexpected non-whitespace character after JSON', base + i);
+        const top = this.#stack[this.#stack.length - 1];
+        if (top === undefined) throw unexpected(s, i, base);
         if (ch === ',') {
-          this.state = top.isArray ? VALUE : KEY;
+          this.#state = top.isArray ? VALUE : KEY;
           return;
         }
-        if (ch === (top.isArray ? ']' : '}')) return this.close();
-        throw this.unexpected(s, i, base);
+        if (ch === (top.isArray ? ']' : '}')) return this.#close();
+        throw unexpected(s, i, base);
       }
     }
   }
 
-  private startValue(s: string, i: number, base: number): void {
+  #startValue(s: string, i: number, base: number): void {
     const ch = s[i] as string;
     switch (ch) {
       case '{':
-        this.stack.push(new Frame(false, {}));
-        this.state = OBJECT_FIRST;
+        this.#stack.push(new Frame({}));
+        this.#state = OBJECT_FIRST;
         return;
       case '[':
-        this.stack.push(new Frame(true, []));
-        this.state = ARRAY_FIRST;
+        this.#stack.push(new Frame([]));
+        this.#state = ARRAY_FIRST;
         return;
       case '"':
-        return this.startString(false);
+        return this.#startString(false);
       case 't':
-        return this.startLiteral('true', true);
       case 'f':
-        return this.startLiteral('false', false);
       case 'n':
-        return this.startLiteral('null', null);
+        this.#literal = ch === 't' ? 'true' : ch === 'f' ? 'false' : 'null';
+        this.#literalPos = 1;
+        this.#state = LITERAL;
+        return;
       default: {
         const c = s.charCodeAt(i);
         if (c === 0x2d) {
-          this.numberState = N_MINUS;
+          this.#numberState = N_MINUS;
         } else if (c >= 0x30 && c <= 0x39) {
-          this.numberState = c === 0x30 ? N_ZERO : N_INT;
+          this.#numberState = c === 0x30 ? N_ZERO : N_INT;
         } else {
-          throw this.unexpected(s, i, base);
+          throw unexpected(s, i, base);
         }
-        this.numberText = ch;
-        this.state = NUMBER;
+        this.#numberText = ch;
+        this.#state = NUMBER;
       }
     }
   }
 
-  private startLiteral(literal: string, value: unknown): void {
-    this.literal = literal;
-    this.literalValue = value;
-    this.literalPos = 1;
-    this.state = LITERAL;
+  #startString(isKey: boolean): void {
+    this.#str = '';
+    this.#high = '';
+    this.#stringIsKey = isKey;
+    this.#state = STRING;
   }
 
-  private startString(isKey: boolean): void {
-    this.str = '';
-    this.high = '';
-    this.stringIsKey = isKey;
-    this.state = STRING;
-  }
-
-  private appendString(piece: string): void {
-    if (this.high.length > 0) {
-      this.str += this.high;
-      this.high = '';
+  #appendString(piece: string): void {
+    if (this.#high.length > 0) {
+      this.#str += this.#high;
+      this.#high = '';
     }
     const last = piece.charCodeAt(piece.length - 1);
     if (last >= 0xd800 && last <= 0xdbff) {
-      this.str += piece.slice(0, -1);
-      this.high = piece.slice(-1);
+      this.#str += piece.slice(0, -1);
+      this.#high = piece.slice(-1);
     } else {
-      this.str += piece;
+      this.#str += piece;
     }
   }
 
-  private endString(): void {
-    const value = this.str + this.high;
-    this.str = '';
-    this.high = '';
-    if (this.stringIsKey) {
-      const top = this.stack[this.stack.length - 1] as Frame;
-      top.key = value;
-      top.version++;
-      this.state = COLON;
+  #endString(): void {
+    const value = this.#str + this.#high;
+    if (this.#stringIsKey) {
+      (this.#stack[this.#stack.length - 1] as Frame).setKey(value);
+      this.#state = COLON;
     } else {
-      this.attach(value);
+      this.#attach(value);
     }
   }
 
   /** Adds a finished value to the innermost open container (or makes it the root). */
-  private attach(value: unknown): void {
-    this.state = AFTER;
-    const top = this.stack[this.stack.length - 1];
+  #attach(value: unknown): void {
+    this.#state = AFTER;
+    const top = this.#stack[this.#stack.length - 1];
     if (top === undefined) {
-      this.root = value;
-      this.hasRoot = true;
+      this.#root = value;
+      this.#hasRoot = true;
       return;
     }
-    if (Array.isArray(top.container)) {
-      top.container.push(value);
-    } else {
-      setOwn(top.container, top.key as string, value);
-      top.key = undefined;
-    }
-    top.version++;
-    top.entries++;
-    this._openEntries++;
+    top.add(value);
+    this.#openEntries++;
   }
 
-  private close(): void {
-    const frame = this.stack.pop() as Frame;
-    this._openEntries -= frame.entries;
+  #close(): void {
+    const frame = this.#stack.pop() as Frame;
+    this.#openEntries -= frame.entries;
     // closed containers are final: frozen once, then shared by every later snapshot
-    this.attach(Object.freeze(frame.container));
+    this.#attach(Object.freeze(frame.container));
   }
 }

@@ -1,5 +1,21 @@
 import type Anthropic from '@anthropic-ai/sdk';
 
+type BetaMessageDeltaUsage = Anthropic.Beta.Messages.BetaMessageDeltaUsage;
+
+/**
+ * The counters a `message_delta` sends only when they apply, each a whole-message figure; the beta API's last two
+ * included, as its BetaMessageStream merges them.
+ */
+const OVERWRITTEN: readonly (keyof BetaMessageDeltaUsage & keyof Anthropic.Beta.Messages.BetaUsage)[] = [
+  'input_tokens',
+  'cache_creation_input_tokens',
+  'cache_read_input_tokens',
+  'server_tool_use',
+  'output_tokens_details',
+  'iterations',
+  'fallback_credit',
+];
+
 /**
  * Folds a `message_delta`'s usage into a message's usage, in place, as the SDK's `MessageStream` does.
  *
@@ -8,14 +24,7 @@ import type Anthropic from '@anthropic-ai/sdk';
  */
 export function mergeUsage(usage: Anthropic.Messages.Usage, delta: Anthropic.Messages.MessageDeltaUsage): void {
   usage.output_tokens = delta.output_tokens;
-  if (delta.input_tokens != null) usage.input_tokens = delta.input_tokens;
-  if (delta.cache_creation_input_tokens != null) usage.cache_creation_input_tokens = delta.cache_creation_input_tokens;
-  if (delta.cache_read_input_tokens != null) usage.cache_read_input_tokens = delta.cache_read_input_tokens;
-  if (delta.server_tool_use != null) usage.server_tool_use = delta.server_tool_use;
-  if (delta.output_tokens_details != null) usage.output_tokens_details = delta.output_tokens_details;
-  // The beta API's counters, as its BetaMessageStream merges them.
-  const beta = delta as Partial<Pick<Anthropic.Beta.Messages.BetaMessageDeltaUsage, 'iterations' | 'fallback_credit'>>;
-  const betaUsage = usage as Partial<Pick<Anthropic.Beta.Messages.BetaUsage, 'iterations' | 'fallback_credit'>>;
-  if (beta.iterations != null) betaUsage.iterations = beta.iterations;
-  if (beta.fallback_credit != null) betaUsage.fallback_credit = beta.fallback_credit;
+  const from = delta as unknown as Record<string, unknown>;
+  const to = usage as unknown as Record<string, unknown>;
+  for (const key of OVERWRITTEN) if (from[key] != null) to[key] = from[key];
 }

@@ -9,8 +9,7 @@ type Usage = Anthropic.Messages.Usage;
  * later is summed as well. Neither argument is changed.
  */
 export function sumUsage(earlier: Usage | undefined, later: Usage): Usage {
-  if (earlier === undefined) return { ...later };
-  return addFields(earlier as unknown as Fields, later as unknown as Fields) as unknown as Usage;
+  return addFields((earlier ?? {}) as Fields, later as unknown as Fields) as unknown as Usage;
 }
 
 type Fields = Record<string, unknown>;

@@ -19,29 +19,29 @@ const PIECES_PER_CHUNK = 256;
  * ```
  */
 export class TextPieces {
-  private chunks: string[] = [];
-  private pieces: string[] = [];
+  #chunks: string[] = [];
+  #pieces: string[] = [];
 
   /** Nothing is kept. */
   get empty(): boolean {
-    return this.pieces.length === 0 && this.chunks.length === 0;
+    return this.#pieces.length === 0 && this.#chunks.length === 0;
   }
 
   /** Keeps one more piece. */
   push(piece: string): void {
-    const pieces = this.pieces;
+    const pieces = this.#pieces;
     pieces.push(piece);
     if (pieces.length === PIECES_PER_CHUNK) {
-      this.chunks.push(pieces.join(''));
-      this.pieces = [];
+      this.#chunks.push(pieces.join(''));
+      this.#pieces = [];
     }
   }
 
   /** The text of every piece so far, in order; they are forgotten. */
   take(): string {
-    const text = this.chunks.join('') + this.pieces.join('');
-    this.chunks = [];
-    this.pieces = [];
+    const text = this.#chunks.join('') + this.#pieces.join('');
+    this.#chunks = [];
+    this.#pieces = [];
     return text;
   }
 }

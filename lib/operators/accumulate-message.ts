@@ -81,7 +81,8 @@ export function accumulateMessage(): OperatorFunction<ClaudeRxEvent, Message> {
         },
         error(error: unknown) {
           // What had arrived stays reachable through `partialMessageOf`, whichever operator upstream failed.
-          if (draft.started) rememberPartialMessage(error, draft.toMessage({ resendable: true }));
+          // (`toMessage` is undefined before `message_start`: nothing is remembered then.)
+          rememberPartialMessage(error, draft.toMessage({ resendable: true }));
           subscriber.error(error);
         },
         complete: () => subscriber.complete(),

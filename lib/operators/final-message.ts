@@ -41,17 +41,16 @@ export function finalMessage(): OperatorFunction<ClaudeRxEvent, Anthropic.Messag
         },
         error(error: unknown) {
           // What had arrived stays reachable through `partialMessageOf`, whichever operator upstream failed.
-          if (draft.started) rememberPartialMessage(error, draft.toMessage({ resendable: true }));
+          // (`toMessage` is undefined before `message_start`: nothing is remembered then.)
+          rememberPartialMessage(error, draft.toMessage({ resendable: true }));
           subscriber.error(error);
         },
         complete() {
-          if (!draft.stopped) {
-            subscriber.error(new IncompleteStreamError(draft.toMessage({ resendable: true })));
-            return;
-          }
-          const badInput = draft.firstToolInputError();
-          if (badInput) {
-            subscriber.error(badInput);
+          const failure = draft.stopped
+            ? draft.firstToolInputError()
+            : new IncompleteStreamError(draft.toMessage({ resendable: true }));
+          if (failure) {
+            subscriber.error(failure);
             return;
           }
           subscriber.next(draft.toMessage()!);

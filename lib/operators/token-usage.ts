@@ -115,7 +115,7 @@ export function tokenUsage(options: TokenUsageOptions = {}): OperatorFunction<Cl
         if (ended) return undefined;
         ended = true;
         closeMessage();
-        const total = before === undefined ? undefined : Object.freeze({ ...before });
+        const total = before && Object.freeze({ ...before });
         try {
           onEnd?.(total, how, { lowerBound, messages: Object.freeze([...messages]) });
           return undefined;
