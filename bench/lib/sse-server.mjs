@@ -1,7 +1,9 @@
 // Child process: an SSE server relaying the upstream to browsers, alone here so that its CPU is measured alone.
 //
-// argv[2] is JSON: { kind: 'nest' | 'relay' | 'rx', upstream }.
+// argv[2] is JSON: { kind: 'nest' | 'nest-raw' | 'relay' | 'rx', upstream }.
 // - nest: a NestJS app (Express) whose `@Sse()` route returns `ClaudeStreamService.sse()`, module defaults on.
+// - nest-raw: the same app, but the route returns the SDK's raw stream as `MessageEvent`s (written by hand, ids and a
+//   `done` as claude-rx writes them): Nest's part alone, what the framework costs without claude-rx.
 // - relay: node:http and the SDK's raw stream, each event written as an SSE frame: what one would write by hand.
 // - rx: node:http and claude-rx without Nest, as the service pipes it by default (`claudeStream`,
 //   `timeoutBetweenChunks`, `retryOnRateLimit`, `toSse()`), each MessageEvent written as an SSE frame: splits the
@@ -9,7 +11,8 @@
 // Both answer GET /chat/stream?model=... with every stream event (`event:`, `id:`, `data:`), then a `done` event.
 //
 // IPC (the parent asks, this answers with the same type): `cpu-start`, `cpu-stop` (CPU used since `cpu-start`),
-// `memory` (after two full GCs: run with --expose-gc), `close`.
+// `memory` (after two full GCs: run with --expose-gc), `snapshot` (a heap snapshot into `file`, for profiling by
+// hand; the suites never ask), `close`.
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Anthropic from '@anthropic-ai/sdk';
@@ -19,11 +22,37 @@ const { kind, upstream } = JSON.parse(process.argv[2]);
 const MAX_TOKENS = 1024;
 const HOST = '127.0.0.1';
 
-async function startNest() {
+/** The MessageEvents of the SDK's raw stream, as one would write them by hand for `@Sse()`: Nest's part alone. */
+function sdkMessageEvents(client, Observable, model, signal) {
+  return new Observable((subscriber) => {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    (async () => {
+      const stream = await client.messages.create(
+        { model, max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'Go' }], stream: true },
+        { signal: controller.signal },
+      );
+      let id = 0;
+      for await (const event of stream)
+        subscriber.next({ type: event.type, id: String(++id), data: JSON.stringify(event) });
+      subscriber.next({ type: 'done', id: String(id + 1), data: '{}' });
+      subscriber.complete();
+    })().catch((error) => subscriber.error(error));
+    return () => {
+      signal.removeEventListener('abort', abort);
+      controller.abort();
+    };
+  });
+}
+
+async function startNest(raw = false) {
   await import('reflect-metadata');
   const { Controller, Module, Query, Sse, SseSignal } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
+  const { Observable } = await import('rxjs');
   const { ClaudeStreamModule, ClaudeStreamService } = await import(dist('nest-module/index.js'));
+  const sdk = new Anthropic({ apiKey: 'bench', baseURL: upstream, maxRetries: 0 });
 
   class ChatController {
     constructor(claude) {
@@ -32,6 +61,7 @@ async function startNest() {
 
     /** As the docs have it: `@Sse('stream') stream(@Query('model') model, @SseSignal() signal)`. */
     stream(model, signal) {
+      if (raw) return sdkMessageEvents(sdk, Observable, model, signal);
       return this.claude.sse({ model, messages: [{ role: 'user', content: 'Go' }] }, { signal });
     }
   }
@@ -140,7 +170,8 @@ async function startRx() {
   });
 }
 
-const app = await { nest: startNest, relay: startRelay, rx: startRx }[kind]();
+const starters = { nest: () => startNest(), 'nest-raw': () => startNest(true), relay: startRelay, rx: startRx };
+const app = await starters[kind]();
 let cpu0;
 let wall0;
 process.on('message', async (message) => {
@@ -159,6 +190,12 @@ process.on('message', async (message) => {
       for (let i = 0; i < 2; i++) globalThis.gc?.();
       process.send({ type: 'memory', ...process.memoryUsage() });
       break;
+    case 'snapshot': {
+      // While profiling: a heap snapshot (bench/lib/sse-server.mjs is not run with it by the suites).
+      const { writeHeapSnapshot } = await import('node:v8');
+      process.send({ type: 'snapshot', file: writeHeapSnapshot(message.file) });
+      break;
+    }
     case 'close':
       await app.close();
       process.exit(0);
