@@ -10,6 +10,49 @@ export interface AwaitFirstEventOptions<T, R> {
   readonly project: OperatorFunction<T, R>;
   /** Which values resolve the promise; those before it are only buffered. @defaultValue every value */
   readonly isAnswer?: (value: T) => boolean;
+  /** Told of the source's error first, whenever it comes (before the promise rejects or the result errors). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The waits on one signal, and the one listener that calls them. */
+interface Waits {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+
+/** Keyed weakly: a signal nobody holds any more takes its entry with it. */
+const waitsBySignal = new WeakMap<AbortSignal, Waits>();
+
+/**
+ * Calls `callback` once `signal` aborts, through one `abort` listener per signal however many calls wait on it: many
+ * calls may share one caller signal (a server's shutdown signal, say) without Node's MaxListenersExceededWarning. A
+ * `Set` entry per wait, rather than an `AbortSignal.any([signal])` per call, whose signal, weak references and
+ * finalization cells each idle stream would hold.
+ *
+ * @returns A function that stops waiting (and removes the listener with the last wait).
+ */
+function onceAborted(signal: AbortSignal, callback: () => void): () => void {
+  let waits = waitsBySignal.get(signal);
+  if (!waits) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      waitsBySignal.delete(signal);
+      // A copy: a callback may stop other waits (a teardown it runs) while they are being called.
+      for (const call of [...callbacks]) if (callbacks.delete(call)) call();
+    };
+    waits = { callbacks, listener };
+    waitsBySignal.set(signal, waits);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const current = waits;
+  current.callbacks.add(callback);
+  return () => {
+    if (!current.callbacks.delete(callback) || current.callbacks.size > 0) return;
+    if (waitsBySignal.get(signal) === current) {
+      waitsBySignal.delete(signal);
+      signal.removeEventListener('abort', current.listener);
+    }
+  };
 }
 
 type Ending = { readonly error: unknown } | { readonly complete: true };
@@ -27,7 +70,7 @@ export function awaitFirstEvent<T, R>(
   source: Observable<T>,
   options: AwaitFirstEventOptions<T, R>,
 ): Promise<Observable<R>> {
-  const { signal, subscribeTimeoutMs, project, isAnswer = () => true } = options;
+  const { signal, subscribeTimeoutMs, project, isAnswer, onError } = options;
 
   return new Promise<Observable<R>>((resolve, rejectWith) => {
     // The source's own error (or the signal's reason) goes through untouched, whatever it is.
@@ -111,22 +154,17 @@ export function awaitFirstEvent<T, R>(
       unclaimedTimer.unref?.();
     };
 
-    // Listened to through a signal of its own (`AbortSignal.any` adds no listener to the caller's): many calls may
-    // share one caller signal (a server's shutdown signal, say) without Node's MaxListenersExceededWarning.
-    if (signal) {
-      const own = AbortSignal.any([signal]);
-      own.addEventListener('abort', abortWait, { once: true });
-      unlinkAbort = () => own.removeEventListener('abort', abortWait);
-    }
+    if (signal) unlinkAbort = onceAborted(signal, abortWait);
     upstream = source.subscribe({
       next(value) {
         if (consumer) consumer.next(value);
         else {
           buffered.push(value);
-          if (isAnswer(value)) resolveOnce();
+          if (!isAnswer || isAnswer(value)) resolveOnce();
         }
       },
       error(error: unknown) {
+        onError?.(error);
         if (consumer) consumer.error(error);
         else if (!settled) {
           settled = true;

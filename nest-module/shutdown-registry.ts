@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import { ClaudeStreamShutdownError } from './claude-stream-shutdown.error.js';
 
 /** Event-loop turns that a shutdown leaves Nest to end the responses of the streams it stopped. */
@@ -15,8 +15,8 @@ const SHUTDOWN_TURNS = 2;
  * ```
  */
 export class ShutdownRegistry {
-  /** How to end each call in progress. */
-  private readonly open = new Set<() => void>();
+  /** The subscribers of the calls in progress, each ended with a `ClaudeStreamShutdownError` by a shutdown. */
+  private readonly open = new Set<Subscriber<unknown>>();
   private shuttingDown = false;
 
   /** `events`, ended with a `ClaudeStreamShutdownError` by a shutdown; one subscribed after it fails at once. */
@@ -27,11 +27,10 @@ export class ShutdownRegistry {
         return;
       }
       // Erroring the subscriber runs the teardown below, which unsubscribes and so aborts the request.
-      const stop = () => subscriber.error(new ClaudeStreamShutdownError());
-      this.open.add(stop);
+      this.open.add(subscriber);
       const subscription = events.subscribe(subscriber);
       return () => {
-        this.open.delete(stop);
+        this.open.delete(subscriber);
         subscription.unsubscribe();
       };
     });
@@ -51,7 +50,7 @@ export class ShutdownRegistry {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     const stopping = [...this.open];
-    for (const stop of stopping) stop();
+    for (const subscriber of stopping) subscriber.error(new ClaudeStreamShutdownError());
     if (stopping.length === 0) return;
     for (let turn = 0; turn < SHUTDOWN_TURNS; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -1,13 +1,16 @@
 import { APIError } from '@anthropic-ai/sdk';
 import { Logger, type MessageEvent } from '@nestjs/common';
-import { tap, type Observable } from 'rxjs';
+import type { Observable, OperatorFunction } from 'rxjs';
 import { describeFailure, isRunToolsMarker, type ClaudeRxEvent } from '../lib/index.js';
 import { awaitFirstEvent } from './await-first-event.js';
 import type { ClaudeSseCallOptions } from './claude-call-options.js';
 import type { ClaudeStreamConfig } from './claude-stream.options.js';
 import { ClaudeStreamNotResumableException } from './claude-stream-not-resumable.exception.js';
 import { httpExceptionFor } from './http-exception-for.js';
-import { toSse, type ToSseOptions } from './to-sse.js';
+import { toSse } from './to-sse.js';
+
+/** runTools' markers are no answer of the upstream's. */
+const isAnswerEvent = (event: ClaudeRxEvent): boolean => !isRunToolsMarker(event);
 
 /** The options of a call that decide how it is answered over SSE. */
 export type SseResponseOptions = Pick<
@@ -28,6 +31,9 @@ export type SseResponseOptions = Pick<
  * ```
  */
 export class SseResponder {
+  /** `toSse` with the module's settings, made at the first call that has none of its own. */
+  private moduleProject: OperatorFunction<ClaudeRxEvent, MessageEvent> | undefined;
+
   constructor(
     private readonly config: ClaudeStreamConfig,
     private readonly logger: Logger,
@@ -56,16 +62,17 @@ export class SseResponder {
         `ClaudeStreamService.${method}: subscribeTimeoutMs must be a positive number, got ${String(subscribeTimeoutMs)}`,
       );
     }
-    const sseOptions: ToSseOptions = {
-      ...this.config.sse,
-      ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
-      ...(events === undefined ? {} : { events }),
-    };
-    const project = toSse(sseOptions);
-    // A client that left (its signal aborted) is no upstream failure: nothing to warn about.
-    const events$ = start().pipe(
-      tap({ error: (error: unknown) => (signal?.aborted ? undefined : this.logFailure(error)) }),
-    );
+    // The module's settings, unless the call has its own: the operator is then made once, not per call.
+    const project =
+      heartbeatMs === undefined && events === undefined
+        ? (this.moduleProject ??= toSse(this.config.sse))
+        : toSse({
+            ...this.config.sse,
+            ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+            ...(events === undefined ? {} : { events }),
+          });
+    // Outside the `try`: a bad option of the call is the caller's `TypeError`, not an upstream failure.
+    const events$ = start();
     try {
       // runTools' markers (the first `turn_start` comes before the request is even sent) are no answer: the promise
       // waits for the upstream's first event.
@@ -73,7 +80,9 @@ export class SseResponder {
         signal,
         subscribeTimeoutMs,
         project,
-        isAnswer: (event) => !isRunToolsMarker(event),
+        isAnswer: isAnswerEvent,
+        // A client that left (its signal aborted) is no upstream failure: nothing to warn about.
+        onError: (error) => (signal?.aborted ? undefined : this.logFailure(error)),
       });
     } catch (error) {
       // The caller's own abort (the client left) is theirs to interpret; everything else is the upstream's failure.

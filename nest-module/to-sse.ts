@@ -1,5 +1,5 @@
 import type { MessageEvent } from '@nestjs/common';
-import { defer, map, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { sseHeartbeat, toSseFrames, type ClaudeRxEvent, type SseFramesOptions } from '../lib/index.js';
 
 /**
@@ -19,6 +19,9 @@ export interface ToSseOptions extends SseFramesOptions {
    */
   readonly heartbeatMs?: number | false;
 }
+
+/** The comment written after a silence. */
+const HEARTBEAT: MessageEvent = { comment: 'heartbeat' };
 
 /** The heartbeat interval when none is given. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -83,14 +86,49 @@ export function checkToSseOptions(options: ToSseOptions): number | false {
 export function toSse(options: ToSseOptions = {}): OperatorFunction<ClaudeRxEvent, MessageEvent> {
   const heartbeatMs = checkToSseOptions(options);
   const frames = toSseFrames({ events: options.events }, 'toSse');
+  // Ids and heartbeats in one subscriber per stream, rather than a `defer`, a `map` and `sseHeartbeat` with one each:
+  // per event they only count and note the time, and every layer is objects that each open stream holds.
   return (source) =>
-    defer(() => {
+    new Observable<MessageEvent>((subscriber) => {
       // Per subscription: each stream's ids count from 1.
       let nextId = 1;
-      return source.pipe(
-        frames,
-        map((frame): MessageEvent => ({ type: frame.type, id: String(nextId++), data: frame.data })),
-        sseHeartbeat<MessageEvent>(heartbeatMs),
-      );
+      const scheduler = asyncScheduler;
+      let lastWriteAt = 0;
+      // One timer per silence, not per event (see `sseHeartbeat`): when it fires, it sleeps again for what is left of
+      // the interval if something was written meanwhile. It re-arms itself through its own action, a no-op once the
+      // teardown has unsubscribed it, so that a subscriber that leaves on a heartbeat leaves no timer.
+      let heartbeat: Subscription | undefined;
+      if (heartbeatMs !== false) {
+        lastWriteAt = scheduler.now();
+        heartbeat = scheduler.schedule(function () {
+          const idle = scheduler.now() - lastWriteAt;
+          if (idle < heartbeatMs) {
+            this.schedule(undefined, heartbeatMs - idle);
+            return;
+          }
+          lastWriteAt = scheduler.now();
+          subscriber.next(HEARTBEAT);
+          this.schedule(undefined, heartbeatMs);
+        }, heartbeatMs);
+      }
+      const subscription = frames(source).subscribe({
+        next(frame) {
+          if (heartbeat) lastWriteAt = scheduler.now();
+          subscriber.next({ type: frame.type, id: String(nextId++), data: frame.data });
+        },
+        // `toSseFrames` turns an error into an `error` frame and completes: an error here is a misuse's.
+        error(error: unknown) {
+          heartbeat?.unsubscribe();
+          subscriber.error(error);
+        },
+        complete() {
+          heartbeat?.unsubscribe();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        heartbeat?.unsubscribe();
+        subscription.unsubscribe();
+      };
     });
 }
