@@ -107,6 +107,34 @@ const rxToolInputs = rxConsumer(
   },
 );
 
+/**
+ * Registers OpenTelemetry providers in this consumer's process, as an app's setup does: a meter provider whose
+ * reader never exports during the run, and (with `traces`) a tracer provider whose spans go nowhere. Once per process.
+ */
+let telemetryOn = false;
+async function registerTelemetry({ traces }) {
+  if (telemetryOn) return;
+  telemetryOn = true;
+  const api = await import('@opentelemetry/api');
+  const sdkMetrics = await import('@opentelemetry/sdk-metrics');
+  const reader = new sdkMetrics.PeriodicExportingMetricReader({
+    exporter: new sdkMetrics.InMemoryMetricExporter(sdkMetrics.AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 3_600_000,
+  });
+  api.metrics.setGlobalMeterProvider(new sdkMetrics.MeterProvider({ readers: [reader] }));
+  if (traces) {
+    const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const dropped = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
+    api.trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(dropped)] }));
+  }
+}
+
+/** `consumer`, with OpenTelemetry providers registered in its process first. */
+const withTelemetry = (consumer, options) => async (ctx, model) => {
+  await registerTelemetry(options);
+  return consumer(ctx, model);
+};
+
 let langchain;
 async function langChain(ctx, model) {
   langchain ??= await import('@langchain/anthropic');
@@ -158,6 +186,9 @@ export const consumers = {
   'claudeStream | toSse()': rxToSse,
   'claudeStream | accumulateMessage(), input read': rxAccumulateInput,
   'claudeStream | toolInputs()': rxToolInputs,
+  'claudeStream, metrics on': withTelemetry(rxAll, { traces: false }),
+  'claudeStream, metrics and traces on': withTelemetry(rxAll, { traces: true }),
+  'SDK raw stream, traces on': withTelemetry(sdkRaw, { traces: true }),
   'LangChain.js ChatAnthropic.stream': langChain,
   'Vercel AI SDK streamText': vercelAi,
 };

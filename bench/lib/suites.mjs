@@ -16,6 +16,9 @@ const RX_FINAL = 'claudeStream | finalMessage()';
 const RX_TO_SSE = 'claudeStream | toSse()';
 const RX_ACCUMULATE_INPUT = 'claudeStream | accumulateMessage(), input read';
 const RX_TOOL_INPUTS = 'claudeStream | toolInputs()';
+const RX_METRICS = 'claudeStream, metrics on';
+const RX_METRICS_TRACES = 'claudeStream, metrics and traces on';
+const SDK_TRACED = 'SDK raw stream, traces on';
 const LANGCHAIN = 'LangChain.js ChatAnthropic.stream';
 const VERCEL = 'Vercel AI SDK streamText';
 
@@ -36,6 +39,12 @@ export const NEST_TARGETS = { cpuRatio: 1.0, extraHeapKB: 10 };
 
 const CORE = [FETCH, SDK_RAW, SDK_FINAL, RX_ALL, RX_TEXT, RX_ACCUMULATE, RX_FINAL, RX_TO_SSE];
 const OTHERS = [LANGCHAIN, VERCEL];
+/**
+ * The cost of OpenTelemetry (issue 17), text suite only: claude-rx's metrics; with traces too (the SDK then records
+ * its span, so claudeStream lets it read the body); and the SDK's own span alone. `claudeStream (all events)` is the
+ * same with no provider registered.
+ */
+const TELEMETRY = [RX_METRICS, RX_METRICS_TRACES, SDK_TRACED];
 
 export const KB = 1024;
 const TOOL_SIZES = [256 * KB, 512 * KB, 1024 * KB];
@@ -117,11 +126,17 @@ export async function streamSuite(kind, { quick, log, url }) {
   // over ±15% on a shared machine), so many short-lived processes make a steadier median than a few long-lived ones.
   const groups = quick
     ? [
-        { consumers: CORE, rounds: kind === 'text' ? 2 : 1, warmup: 6, runs: 2 },
+        {
+          consumers: kind === 'text' ? [...CORE, ...TELEMETRY] : CORE,
+          rounds: kind === 'text' ? 2 : 1,
+          warmup: 6,
+          runs: 2,
+        },
         ...(kind === 'text' ? [{ consumers: OTHERS, rounds: 1, warmup: 1, runs: 1 }] : []),
       ]
     : [
         { consumers: CORE, rounds: kind === 'text' ? 10 : 8, warmup: 9, runs: 3 },
+        ...(kind === 'text' ? [{ consumers: TELEMETRY, rounds: 4, warmup: 9, runs: 3 }] : []),
         { consumers: OTHERS, rounds: kind === 'text' ? 2 : 1, warmup: 2, runs: 2 },
       ];
   log(`${kind}: ${deltas} deltas of 4 characters (${model})`);
