@@ -134,6 +134,9 @@ export class FakeClaudeServer {
    */
   static async start(options: FakeClaudeServerOptions = {}): Promise<FakeClaudeServer> {
     const server = createServer();
+    // Longer than any client's idle keep-alive: a client reusing an idle socket must not race the server closing it
+    // (the request would fail as a connection error). `close()` still closes idle sockets at once.
+    server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, HOST, () => {

@@ -507,12 +507,13 @@ describe('accumulateMessage', () => {
       const subscription = claudeStream(fake.client, PARAMS)
         .pipe(accumulateMessage())
         .subscribe({ next: (m) => seen.push(m), error: (e: unknown) => seen.push(e as never) });
-      const [request] = await fake.server.waitForRequests(1);
+      // A saturated CI machine (browser and multi-process suites in parallel) can take seconds to send a first request.
+      const [request] = await fake.server.waitForRequests(1, 20_000);
       while (seen.length < 4) await sleep(5);
       subscription.unsubscribe();
       await request!.closed;
       expect(request!.closedByClient).toBe(true);
       expect(seen.at(-1)?.content).toEqual([{ type: 'text', text: 'Hello ther' }]);
-    });
+    }, 40_000);
   });
 });
