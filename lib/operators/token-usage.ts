@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { config, Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { mergeUsage } from '../internal/merge-usage.js';
+import { reportUnhandled } from '../internal/report-unhandled.js';
 import { sumUsage } from '../internal/sum-usage.js';
 import { isStreamRestart, type ClaudeRxEvent } from '../types.js';
 
@@ -156,13 +157,4 @@ export function tokenUsage(options: TokenUsageOptions = {}): OperatorFunction<Cl
         if (failure) reportUnhandled(failure.thrown);
       };
     });
-}
-
-/** Reports an error nobody can receive anymore as RxJS does for an error without a handler: asynchronously. */
-function reportUnhandled(error: unknown): void {
-  setTimeout(() => {
-    const onUnhandledError = config.onUnhandledError;
-    if (onUnhandledError) onUnhandledError(error);
-    else throw error;
-  });
 }
