@@ -83,18 +83,21 @@ export function claudeStream(
     // The GenAI client metrics of this request, when the app records metrics (else nothing is measured).
     const metrics = CallMetrics.start(client, params);
 
+    let bodyRead = false;
     void pumpEvents(
       metrics ? metered(subscriber, metrics) : subscriber,
       // Called here, not earlier: the SDK sends the request as soon as `create` is called.
       () => openStream(client, send({ ...options, signal: controller.signal })),
       () => callerSignal?.aborted === true,
+      () => (bodyRead = true),
     );
 
     return () => {
       // After an end, a no-op; before it, the subscriber left: a canceled request.
       metrics?.end(CANCELED);
       unlinkCaller();
-      controller.abort();
+      // A response read to its end is over: nothing to abort. Anything else (the subscriber left, an error) aborts.
+      if (!bodyRead) controller.abort();
     };
   });
 }

@@ -133,6 +133,31 @@ describe('claudeStream', () => {
     expect(outcome).toEqual([]);
   });
 
+  it('leaves a request read to its end alone: the signal fetch got is not aborted on completion', async () => {
+    const signals: AbortSignal[] = [];
+    const client = new Anthropic({
+      apiKey: TEST_API_KEY,
+      baseURL: fake.server.url,
+      maxRetries: 0,
+      fetch: (url: string | URL | Request, init?: RequestInit) => {
+        if (init?.signal) signals.push(init.signal);
+        return fetch(url, init);
+      },
+    });
+    fake.server.enqueue(streamReply(textMessage('one')), streamReply(textMessage('two'), { stallAfter: 3 }));
+    await collect(claudeStream(client, PARAMS));
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(false);
+
+    // The same client, unsubscribed mid-stream: its fetch signal is aborted.
+    const subscription = claudeStream(client, PARAMS).subscribe();
+    await fake.server.waitForRequests(2);
+    await sleep(20);
+    subscription.unsubscribe();
+    expect(signals).toHaveLength(2);
+    expect(signals[1]!.aborted).toBe(true);
+  });
+
   it('aborts when an operator downstream unsubscribes (take)', async () => {
     fake.server.enqueue(streamReply(textMessage('A long answer that never ends'), { stallAfter: 5 }));
     const events = await collect(claudeStream(fake.client, PARAMS).pipe(take(2)));

@@ -27,11 +27,15 @@ export interface EventStreamBody {
  *
  * The per-event work is one `MessageDraft.apply` (a switch, and keeping a piece of text): the partial message is
  * only built when it is needed.
+ *
+ * `bodyRead` is called just before `complete`: the response was read to its end, so the caller's teardown need not
+ * abort a request that is over (an abort then only makes a `DOMException` and wakes fetch's listeners).
  */
 export async function pumpEvents(
   subscriber: EventSink<ClaudeStreamEvent | ClaudeBetaStreamEvent>,
   open: () => Promise<AsyncIterable<ClaudeStreamEvent | ClaudeBetaStreamEvent> | EventStreamBody>,
   abortedByCaller: () => boolean = () => false,
+  bodyRead: () => void = () => {},
 ): Promise<void> {
   const draft = new MessageDraft();
   try {
@@ -62,6 +66,7 @@ export async function pumpEvents(
     }
     if (subscriber.closed) return;
     if (draft.stopped) {
+      bodyRead();
       subscriber.complete();
       return;
     }
