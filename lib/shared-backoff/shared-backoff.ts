@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Middleware } from '@anthropic-ai/sdk';
-import { defer, switchMap, throwError, timer, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { retryAfterMs } from '../rate-limit.js';
 import type { StreamStore } from '../resumable/stream-store.js';
 import { CallsHeldError } from './calls-held-error.js';
 
 /** The statuses whose `retry-after` holds everyone's calls: rate limited (429) and overloaded (529). */
+/** The digest of each client's credentials, kept as long as the client is. */
+const digests = new WeakMap<object, { readonly credentials: string; readonly digest: string }>();
+
 const HOLDING_STATUSES: ReadonlySet<number> = new Set([429, 529]);
 
 /** What identifies whose limit it is: the client's credentials and where they are sent, never stored as such. */
@@ -46,8 +49,14 @@ export class SharedBackoff {
   static keyFor(client: object, model: string): string {
     const { apiKey, authToken, baseURL } = client as ClientIdentity;
     const credentials = [apiKey, authToken, baseURL].map((part) => (typeof part === 'string' ? part : '')).join('\n');
-    const digest = createHash('sha256').update(credentials).digest('hex').slice(0, 16);
-    return `${digest}:${model}`;
+    // A service asks for every call with the same client: its digest is kept, and made again if its credentials
+    // changed.
+    let known = digests.get(client);
+    if (known?.credentials !== credentials) {
+      known = { credentials, digest: createHash('sha256').update(credentials).digest('hex').slice(0, 16) };
+      digests.set(client, known);
+    }
+    return `${known.digest}:${model}`;
   }
 
   /**
@@ -96,18 +105,28 @@ export class SharedBackoff {
   admit<T>(key: string, options: { readonly maxWaitMs: number }): MonoTypeOperatorFunction<T> {
     const { maxWaitMs } = options;
     return (call) =>
-      defer(() => {
+      new Observable<T>((subscriber) => {
         const deadline = Date.now() + maxWaitMs;
+        let wait: ReturnType<typeof setTimeout> | undefined;
         // Asked again after each wait: another call's 429 may have held them longer meanwhile.
-        const admitted$: Observable<T> = defer(() => this.store.callsHeldUntil(key)).pipe(
-          switchMap((until) => {
-            const now = Date.now();
-            if (until === undefined || until <= now) return call;
-            if (until > deadline) return throwError(() => new CallsHeldError(until - now));
-            return timer(until - now).pipe(switchMap(() => admitted$));
-          }),
-        );
-        return admitted$;
+        const ask = (): void => {
+          this.store.callsHeldUntil(key).then(
+            (until) => {
+              // The caller left while the store answered: nothing is sent, nothing more is scheduled.
+              if (subscriber.closed) return;
+              const now = Date.now();
+              if (until === undefined || until <= now) {
+                // The call delivers to the subscriber itself, with no layer per event; its teardown is the
+                // subscriber's.
+                call.subscribe(subscriber);
+              } else if (until > deadline) subscriber.error(new CallsHeldError(until - now));
+              else wait = setTimeout(ask, until - now);
+            },
+            (error: unknown) => subscriber.error(error),
+          );
+        };
+        ask();
+        return () => clearTimeout(wait);
       });
   }
 }

@@ -20,6 +20,16 @@ describe('SharedBackoff.keyFor', () => {
     expect(key).toMatch(/^[0-9a-f]{16}:claude-a$/);
     expect(key).not.toContain(TEST_API_KEY.slice(0, 12));
   });
+
+  it('follows a client whose credentials change (its digest is kept only while they are the same)', () => {
+    const client = { apiKey: 'key-one', baseURL: 'http://127.0.0.1:1' };
+    const first = SharedBackoff.keyFor(client, 'claude-a');
+    expect(SharedBackoff.keyFor(client, 'claude-a')).toBe(first);
+    client.apiKey = 'key-two';
+    const second = SharedBackoff.keyFor(client, 'claude-a');
+    expect(second).not.toBe(first);
+    expect(second).toBe(SharedBackoff.keyFor({ apiKey: 'key-two', baseURL: 'http://127.0.0.1:1' }, 'claude-a'));
+  });
 });
 
 describe('a call that the API answers with a 429 or 529 and retry-after', () => {
