@@ -7,7 +7,7 @@
 //    --write) writes them into BENCHMARKS.md between its `bench:results` markers; every run also leaves
 //    bench/.build/results/last-run.{json,md}.
 //
-// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,tool,sse,resume,redis;
+// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,choices,tool,sse,resume,redis;
 // CLAUDE_RX_BENCH_BUILD=<dir> measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy
 // while profiling.
 // Benchmarks are not tests: nothing here fails on a missed target; the tables say which are missed.
@@ -53,6 +53,7 @@ if (process.env.CLAUDE_RX_BENCH_BUILD) {
   // A snapshot, so that a rebuild while the bench runs (`npm test`, an editor) cannot pull the files from under it.
   rmSync(`${benchDir}.build`, { recursive: true, force: true });
   cpSync(`${root}dist/esm`, `${benchDir}.build/esm`, { recursive: true });
+  cpSync(`${root}dist/cjs`, `${benchDir}.build/cjs`, { recursive: true });
 }
 
 const BENCH_DEPENDENCIES = ['@langchain/anthropic', '@langchain/core', 'ai', '@ai-sdk/anthropic'];
@@ -71,7 +72,7 @@ if (existsSync(`${benchDir}node_modules/@anthropic-ai/sdk`)) {
 }
 
 // Imported only now: they load the snapshot.
-const { ownCostSuite, streamSuite, toolSuite, sseSuite, resumeSuite, redisSuite, startUpstream } =
+const { ownCostSuite, streamSuite, choicesSuite, toolSuite, sseSuite, resumeSuite, redisSuite, startUpstream } =
   await import('./lib/suites.mjs');
 const { redisServerVersion } = await import('./lib/redis-server.mjs');
 const report = await import('./lib/report.mjs');
@@ -115,6 +116,7 @@ try {
   if (runs('own')) results.own = await ownCostSuite({ quick, log });
   if (runs('text')) results.text = await streamSuite('text', { quick, log, url: upstream.url });
   if (runs('thinking')) results.thinking = await streamSuite('thinking', { quick, log, url: upstream.url });
+  if (runs('choices')) results.choices = await choicesSuite({ quick, log, url: upstream.url });
   if (runs('tool')) results.tool = await toolSuite({ quick, log, url: upstream.url });
   if (runs('sse')) results.sse = await sseSuite({ quick, log, url: upstream.url });
   if (runs('resume')) results.resume = await resumeSuite({ quick, log, url: upstream.url });

@@ -4,13 +4,16 @@
 // an application that uses one of them: interleaved in one process, the layers share the SDK's functions, and
 // which one warmed them first changes the others' figures by up to ±30%.
 //
-// argv[2] is JSON: { url, consumer, model, warmup, runs }.
+// argv[2] is JSON: { url, consumer, model, warmup, runs, gc, load }. `gc`: a full GC (`global.gc()`, the process is
+// started with --expose-gc) before each measured run, outside what is measured; `load`: claude-rx's `esm` build
+// through `import()`, or its `cjs` build through `require()`.
 import { performance } from 'node:perf_hooks';
-import { clientFor, consumers } from './consumers.mjs';
+import { clientFor, consumers, loadThrough } from './consumers.mjs';
 
 const send = (message) =>
   new Promise((resolve, reject) => process.send(message, (error) => (error ? reject(error) : resolve())));
-const { url, consumer, model, warmup, runs } = JSON.parse(process.argv[2]);
+const { url, consumer, model, warmup, runs, gc = false, load = 'esm' } = JSON.parse(process.argv[2]);
+loadThrough(load);
 const ctx = { url, client: clientFor(url) };
 const run = consumers[consumer];
 if (!run) throw new Error(`unknown consumer ${consumer}`);
@@ -37,6 +40,7 @@ for (let i = 0; i < warmup + runs; i++) {
     sample = await measure();
   }
   if (i >= warmup) await send(sample);
+  if (gc && i + 1 >= warmup) globalThis.gc();
 }
 // Idle keep-alive sockets would hold the process open for seconds.
 process.exit(0);

@@ -1,11 +1,22 @@
 // The consumers under test: each sends one streaming request for `model` to the fake server and drains the answer
 // the way a user of that layer would, resolving to how many items it saw (a sanity check, not a measure).
 import Anthropic from '@anthropic-ai/sdk';
-import { dist } from './paths.mjs';
+import { createRequire } from 'node:module';
+import { dist, distCjs } from './paths.mjs';
+
+const require = createRequire(import.meta.url);
+let cjs = false;
+
+/** Which of claude-rx's builds the consumers load: `esm` through `import()` (the default), or `cjs` through `require()`. */
+export function loadThrough(load) {
+  if (load !== 'esm' && load !== 'cjs') throw new Error(`unknown load path ${load}`);
+  cjs = load === 'cjs';
+}
 
 // Loaded only by the consumers that need them, so that each process holds just the layer it measures.
-const rx = () => import(dist('lib/index.js'));
-const nest = () => import(dist('nest-module/index.js'));
+const loadBuild = async (path) => (cjs ? require(distCjs(path)) : import(dist(path)));
+const rx = () => loadBuild('lib/index.js');
+const nest = () => loadBuild('nest-module/index.js');
 
 const MAX_TOKENS = 64_000;
 const params = (model) => ({ model, max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'Go' }] });

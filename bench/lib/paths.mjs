@@ -10,3 +10,6 @@ export const benchDir = fileURLToPath(new URL('../', import.meta.url));
  */
 export const dist = (path) =>
   pathToFileURL(`${process.env.CLAUDE_RX_BENCH_BUILD ?? `${benchDir}.build`}/esm/${path}`).href;
+
+/** A path into the snapshot of claude-rx's CommonJS build (`bench/.build/cjs/<path>`), for `require()`. */
+export const distCjs = (path) => `${process.env.CLAUDE_RX_BENCH_BUILD ?? `${benchDir}.build`}/cjs/${path}`;

@@ -50,6 +50,23 @@ function streamTable(suite) {
   );
 }
 
+function choicesTable(choices) {
+  const names = Object.keys(choices.byChoice);
+  const rows = choices.consumers
+    .filter((consumer) => consumer !== SDK_RAW)
+    .map((consumer) => [
+      consumer,
+      ...names.map((name) => {
+        const entry = choices.byChoice[name][consumer];
+        if (!entry) return 'not run';
+        return entry.processes > 1 ? `${fixed(entry.ratio, 2)} (${interval(entry)})` : fixed(entry.ratio, 2);
+      }),
+      RATIO_TARGETS[consumer] === undefined ? '' : `≤ ${RATIO_TARGETS[consumer].toFixed(2)}`,
+    ]);
+  rows.push([`**${SDK_RAW}**, CPU ms`, ...names.map((name) => fixed(choices.byChoice[name][SDK_RAW]?.cpuMs)), '']);
+  return markdownTable(['consumer: CPU ÷ SDK raw (90% interval)', ...names, 'target'], rows);
+}
+
 function ownCostTable(results) {
   const kinds = ['text', 'thinking'].filter((kind) => results.own.byKind[kind]);
   const names = Object.keys(results.own.byKind[kinds[0]]);
@@ -95,6 +112,22 @@ function toolTable(tool) {
     ],
     rows,
   );
+}
+
+function fastSseTable(fast) {
+  const relay = fast.byKind.relay.usPerEvent;
+  const raw = fast.byKind['nest-raw']?.usPerEvent;
+  const rows = fast.kinds.map((kind) => {
+    const entry = fast.byKind[kind];
+    return [
+      SERVER_LABELS[kind],
+      fixed(entry.usPerEvent),
+      fixed(entry.usPerEvent / relay, 2),
+      raw === undefined ? '–' : fixed(entry.usPerEvent / raw, 2),
+      entry.failed,
+    ];
+  });
+  return markdownTable(['server', 'CPU µs / event', '÷ relay', '÷ Nest + SDK raw', 'failed'], rows);
 }
 
 function sseTable(sse) {
@@ -451,6 +484,15 @@ export function render(results) {
       streamTable(results.thinking),
     );
   }
+  if (results.choices) {
+    const { choices } = results;
+    parts.push(
+      '',
+      `#### Harness choices: the text case (${choices.deltas.toLocaleString('en')} deltas) measured each other way, one choice at a time; ${choices.group.rounds} processes per consumer and choice`,
+      '',
+      choicesTable(choices),
+    );
+  }
   if (results.tool) {
     parts.push(
       '',
@@ -467,6 +509,14 @@ export function render(results) {
       '',
       sseTable(sse),
     );
+    if (sse.fast) {
+      parts.push(
+        '',
+        `#### NestJS SSE, fast answers: ${sse.fast.clients} clients, each streams ${sse.fast.deltas} deltas as fast as the upstream sends them; the module's retry, timeout and heartbeat off; ${sse.fast.rounds} rounds, median`,
+        '',
+        fastSseTable(sse.fast),
+      );
+    }
   }
   if (results.resume) {
     const resume = results.resume;

@@ -1,6 +1,8 @@
 // Child process: an SSE server relaying the upstream to browsers, alone here so that its CPU is measured alone.
 //
-// argv[2] is JSON: { kind: 'nest' | 'nest-raw' | 'relay' | 'rx', upstream }.
+// argv[2] is JSON: { kind: 'nest' | 'nest-raw' | 'relay' | 'rx', upstream, bare }. `bare` turns the module's retry,
+// timeout and heartbeat off (nest: `forRoot({ retry: false, timeout: false, sse: { heartbeatMs: false } })`; rx: the
+// same operators left out), as in issue 18's report of the fast case.
 // - nest: a NestJS app (Express) whose `@Sse()` route returns `ClaudeStreamService.sse()`, module defaults on.
 // - nest-raw: the same app, but the route returns the SDK's raw stream as `MessageEvent`s (written by hand, ids and a
 //   `done` as claude-rx writes them): Nest's part alone, what the framework costs without claude-rx.
@@ -18,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import Anthropic from '@anthropic-ai/sdk';
 import { dist } from './paths.mjs';
 
-const { kind, upstream } = JSON.parse(process.argv[2]);
+const { kind, upstream, bare = false } = JSON.parse(process.argv[2]);
 const MAX_TOKENS = 1024;
 const HOST = '127.0.0.1';
 
@@ -84,6 +86,7 @@ async function startNest(raw = false) {
         baseURL: upstream,
         clientOptions: { maxRetries: 0 },
         defaults: { max_tokens: MAX_TOKENS },
+        ...(bare && { retry: false, timeout: false, sse: { heartbeatMs: false } }),
       }),
     ],
     controllers: [ChatController],
@@ -150,9 +153,9 @@ async function startRx() {
   const { toSse } = await import(dist('nest-module/index.js'));
   const client = new Anthropic({ apiKey: 'bench', baseURL: upstream, maxRetries: 0 });
   // ClaudeStreamModule's defaults.
-  const timeout = timeoutBetweenChunks({ first: 60_000, each: 30_000 });
-  const retry = retryOnRateLimit({ maxRetries: 2, maxDelayMs: 10_000 });
-  const sse = toSse();
+  const timeout = bare ? (source) => source : timeoutBetweenChunks({ first: 60_000, each: 30_000 });
+  const retry = bare ? (source) => source : retryOnRateLimit({ maxRetries: 2, maxDelayMs: 10_000 });
+  const sse = toSse(bare ? { heartbeatMs: false } : {});
   return serveHttp((body, signal, res) => {
     res.writeHead(200, SSE_HEADERS);
     const subscription = claudeStream(client, body)

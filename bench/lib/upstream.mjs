@@ -2,13 +2,17 @@
 //
 // The reply is chosen by the request's `model`, which every client library passes through untouched:
 //   bench:text:<deltas>                       text only, 4-character deltas
+//   bench:text:<deltas>:w64                   the same, written in 64 KiB slices (below)
 //   bench:thinking:<deltas>                   a thinking block then a text block, <deltas> 4-character deltas each
 //   bench:tool:<bytes>                        one tool_use block whose input JSON is <bytes> long, in 16-byte deltas
 //   bench:paced:<deltas>:<delayMs>            text, one delta every <delayMs>, each delta's text stamped when written
 //   bench:idle                                a started text block, then silence until the client leaves
 //
-// Two ways of writing, set by a shim on ServerResponse.prototype.write (below):
-// - bulk (every reply but paced and idle ones): the answer goes out in 256 KB batches, the client reads full buffers;
+// Three ways of writing, set by a shim on ServerResponse.prototype.write (below):
+// - bulk (every reply but paced, idle and w64 ones): the answer goes out in 256 KB batches, the client reads full
+//   buffers (16 KiB per read, as fetch hands them over);
+// - w64: the answer goes out as one 64 KiB Buffer per write, as a server writing a prepared body in slices does; the
+//   client then reads 64 KiB at a time (fewer, larger reads: the SDK's per-read cost weighs less);
 // - paced: each delta's text is a placeholder that the shim overwrites, in the bytes about to go to the socket, with
 //   this machine's clock (ms since the epoch, performance-based), so that a client in another process can tell how
 //   long the event took to reach it through the server under test.
@@ -24,13 +28,33 @@ const STAMP_PLACEHOLDER = '#'.repeat(17);
 const PLACEHOLDER_BYTES = Buffer.from(STAMP_PLACEHOLDER);
 
 const BULK_BATCH_BYTES = 256 * 1024;
+const SLICE_BYTES = 64 * 1024;
 const LIVE_MODELS = [Buffer.from('"model":"bench:paced:'), Buffer.from('"model":"bench:idle"')];
+const SLICED_MODEL = Buffer.from(':w64"');
 const originalWrite = ServerResponse.prototype.write;
+const originalEnd = ServerResponse.prototype.end;
 ServerResponse.prototype.write = function benchWrite(chunk, encoding, callback) {
   if (typeof encoding === 'function') [callback, encoding] = [encoding, undefined];
   // serve-reply writes one fresh Buffer per frame and waits for its callback before the next; the first frame,
   // message_start, names the model, and so the way of writing.
   if (!Buffer.isBuffer(chunk)) return originalWrite.call(this, chunk, encoding, callback);
+  this.benchSliced ??= chunk.includes(SLICED_MODEL);
+  if (this.benchSliced) {
+    // Held, reported written at once, and let go one 64 KiB Buffer at a time; the rest goes with `end()`.
+    (this.benchParts ??= []).push(chunk);
+    this.benchPartBytes = (this.benchPartBytes ?? 0) + chunk.length;
+    let ok = true;
+    if (this.benchPartBytes >= SLICE_BYTES) {
+      const held = Buffer.concat(this.benchParts);
+      let at = 0;
+      for (; held.length - at >= SLICE_BYTES; at += SLICE_BYTES)
+        ok = originalWrite.call(this, held.subarray(at, at + SLICE_BYTES));
+      this.benchParts = [held.subarray(at)];
+      this.benchPartBytes = held.length - at;
+    }
+    if (callback) process.nextTick(callback, null);
+    return ok;
+  }
   this.benchLive ??= LIVE_MODELS.some((model) => chunk.includes(model));
   if (this.benchLive) {
     // Paced: stamped in place with the time it goes to the socket, then written as the fake server does.
@@ -55,6 +79,15 @@ ServerResponse.prototype.write = function benchWrite(chunk, encoding, callback) 
   }
   if (callback) process.nextTick(callback, null);
   return ok;
+};
+
+ServerResponse.prototype.end = function benchEnd(...args) {
+  if (this.benchParts?.length) {
+    const rest = Buffer.concat(this.benchParts);
+    this.benchParts = undefined;
+    if (rest.length > 0) originalWrite.call(this, rest);
+  }
+  return originalEnd.apply(this, args);
 };
 
 /** The JSON input of the tool case: `{"path": ..., "content": "<~bytes of text>"}`, a file write, `bytes` long. */
