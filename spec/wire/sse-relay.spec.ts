@@ -11,6 +11,7 @@ import { messageEvents, recordedReply, streamReply, text, textMessage, thinking,
 import { PARAMS, TEST_API_KEY, trackUnhandledRejections, useFakeClaude } from '../support/harness.js';
 import { startApp } from '../nest-module/support/nest-app.js';
 import { readSse } from '../nest-module/support/sse-client.js';
+import { foundryClientFor, vertexClientFor } from '../testing/helpers.js';
 import { deeplyFrozen, sdkRawStream, useSdkPath } from './support/paths.js';
 
 // toSseFrames writes an event's data as it came on the wire when the event is the very one claude-rx decoded (and so
@@ -214,6 +215,20 @@ describe('toSseFrames after claudeStream, on claude-rx’s path', () => {
       expect(JSON.parse(frame.data)).toEqual(JSON.parse(JSON.stringify(event)));
     });
   });
+
+  it.each([
+    ['Vertex', vertexClientFor],
+    ['Foundry', foundryClientFor],
+  ] as const)(
+    'on %s, whose body is SSE too: the data lines as they came (claude-rx reads the body)',
+    async (_, clientFor) => {
+      const { body, dataLines } = upstreamBody(EVENTS);
+      fake.server.enqueue(recordedReply(body, { chunkBytes: 13 }));
+      const frames = await framesOf(claudeStream(clientFor(fake.server), PARAMS));
+      expect(fake.server.requests[0]?.path).not.toBe('/v1/messages');
+      expect(frames.slice(0, -1).map((frame) => frame.data)).toEqual(dataLines);
+    },
+  );
 
   it('on the SDK’s path (a tracer provider): serialized, the same events', async () => {
     const { body } = upstreamBody(EVENTS);
