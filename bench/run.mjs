@@ -7,7 +7,8 @@
 //    --write) writes them into BENCHMARKS.md between its `bench:results` markers; every run also leaves
 //    bench/.build/results/last-run.{json,md}.
 //
-// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,choices,tool,sse,resume,redis;
+// Options: --quick, --no-build, --no-install, --write, --only=own,text,thinking,choices,tool,sse,resume,redis, --render
+// (the last run's results rendered again and written; nothing measured);
 // CLAUDE_RX_BENCH_BUILD=<dir> measures the build in <dir>/esm instead (no build, no snapshot), e.g. a patched copy
 // while profiling.
 // Benchmarks are not tests: nothing here fails on a missed target; the tables say which are missed.
@@ -25,6 +26,16 @@ const only = argv
   ?.slice('--only='.length)
   .split(',');
 const runs = (suite) => !only || only.includes(suite);
+
+// --render: the last run's results (bench/.build/results/last-run.json) rendered again by the current report code and
+// written into BENCHMARKS.md, as after a full run; nothing is measured.
+if (flag('render')) {
+  const report = await import('./lib/report.mjs');
+  const markdown = report.render(JSON.parse(readFileSync(`${benchDir}.build/results/last-run.json`, 'utf8')));
+  console.log(markdown);
+  report.writeInto(`${root}BENCHMARKS.md`, markdown);
+  process.exit(0);
+}
 const log = (...args) => console.error('[bench]', ...args);
 const startedAt = performance.now();
 

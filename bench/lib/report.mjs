@@ -72,23 +72,12 @@ function ownCostTable(results) {
   const names = Object.keys(results.own.byKind[kinds[0]]);
   const rows = names.map((name) => [
     name,
-    ...kinds.flatMap((kind) => {
+    ...kinds.map((kind) => {
       const own = results.own.byKind[kind][name];
-      const estimate = ownRatio(results, kind, name);
-      return [`${fixed(own.nsPerEvent, 0)} (${fixed(own.min, 0)} to ${fixed(own.max, 0)})`, fixed(estimate?.ratio, 3)];
+      return `${fixed(own.nsPerEvent, 0)} (${fixed(own.min, 0)} to ${fixed(own.max, 0)})`;
     }),
   ]);
-  const rawNs = kinds.map((kind) => ownRatio(results, kind, names[0])?.rawNsPerEvent);
-  return markdownTable(
-    [
-      'consumer',
-      ...kinds.flatMap((kind, i) => [
-        `${kind}: ns added per event (range)`,
-        `${kind}: 1 + added ÷ SDK raw (${fixed(rawNs[i], 0)} ns)`,
-      ]),
-    ],
-    rows,
-  );
+  return markdownTable(['consumer', ...kinds.map((kind) => `${kind}: ns added per event (range)`)], rows);
 }
 
 function toolTable(tool) {
@@ -318,18 +307,6 @@ function redisBreakdownTable(redis) {
   return markdownTable(['stream', 'client', 'commands / stream', 'by command, per stream'], rows, ['l', 'l', 'r', 'l']);
 }
 
-/**
- * claude-rx's own cost as a ratio: (the SDK raw stream's CPU per event in the end-to-end case + what claude-rx adds per
- * event, measured apart) ÷ the former. Undefined when either was not run.
- */
-function ownRatio(results, suiteName, name) {
-  const raw = results[suiteName]?.consumers[SDK_RAW];
-  const own = results.own?.byKind[suiteName]?.[name];
-  if (!raw?.items || own === undefined) return undefined;
-  const rawNsPerEvent = (raw.cpuMs * 1e6) / raw.items;
-  return { rawNsPerEvent, ratio: 1 + own.nsPerEvent / rawNsPerEvent };
-}
-
 /** The targets of the issue, each with what this run measured. */
 function targets(results) {
   const rows = [];
@@ -338,11 +315,10 @@ function targets(results) {
     if (!suite) continue;
     for (const [name, limit] of Object.entries(RATIO_TARGETS)) {
       const entry = suite.consumers[name];
-      const own = ownRatio(results, suiteName, name);
       rows.push([
         `${name}, ${suiteName}: CPU ÷ SDK raw ≤ ${limit.toFixed(2)}`,
-        `${fixed(entry?.ratio, 2)} (${entry ? interval(entry) : '–'})${own ? `; own cost ${fixed(own.ratio, 2)}` : ''}`,
-        `${ratioVerdict(entry, limit)}${own ? `; own cost: ${verdict(own.ratio <= limit)}` : ''}`,
+        `${fixed(entry?.ratio, 2)} (${entry ? interval(entry) : '–'})`,
+        ratioVerdict(entry, limit),
       ]);
     }
   }
@@ -463,7 +439,7 @@ export function render(results) {
   if (results.own) {
     parts.push(
       '',
-      `#### claude-rx's own cost per event, measured apart: 20,000 parsed events, ${results.own.processes} processes`,
+      `#### What each layer adds per event over parsed events, measured apart (no network, no decoding; \`toSse\` serializes every event here, as parsed events have no wire data): 20,000 events, ${results.own.processes} processes`,
       '',
       ownCostTable(results),
     );
