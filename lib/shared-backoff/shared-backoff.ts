@@ -5,10 +5,10 @@ import { retryAfterMs } from '../rate-limit.js';
 import type { StreamStore } from '../resumable/stream-store.js';
 import { CallsHeldError } from './calls-held-error.js';
 
-/** The statuses whose `retry-after` holds everyone's calls: rate limited (429) and overloaded (529). */
 /** The digest of each client's credentials, kept as long as the client is. */
 const digests = new WeakMap<object, { readonly credentials: string; readonly digest: string }>();
 
+/** The statuses whose `retry-after` holds everyone's calls: rate limited (429) and overloaded (529). */
 const HOLDING_STATUSES: ReadonlySet<number> = new Set([429, 529]);
 
 /** What identifies whose limit it is: the client's credentials and where they are sent, never stored as such. */
@@ -110,7 +110,15 @@ export class SharedBackoff {
         let wait: ReturnType<typeof setTimeout> | undefined;
         // Asked again after each wait: another call's 429 may have held them longer meanwhile.
         const ask = (): void => {
-          this.store.callsHeldUntil(key).then(
+          let heldUntil: Promise<number | undefined>;
+          try {
+            heldUntil = this.store.callsHeldUntil(key);
+          } catch (error) {
+            // A store that throws rather than rejects: the same failure, not an exception out of a timer.
+            subscriber.error(error);
+            return;
+          }
+          heldUntil.then(
             (until) => {
               // The caller left while the store answered: nothing is sent, nothing more is scheduled.
               if (subscriber.closed) return;

@@ -93,4 +93,39 @@ describe('a call that the API answers with a 429 or 529 and retry-after', () => 
     await sleep(400);
     expect(fake.server.requests).toHaveLength(0);
   });
+
+  it("fails the call with the store's error when the store cannot say (thrown or rejected), sending nothing", async () => {
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    const failure = new Error('store down');
+    // Held for 100 ms at first, then throwing: the second question is asked from a timer.
+    class ThrowingStore extends MemoryStreamStore {
+      private asked = 0;
+      override callsHeldUntil(): Promise<number | undefined> {
+        if (this.asked++ === 0) return Promise.resolve(Date.now() + 100);
+        throw failure;
+      }
+    }
+    class RejectingStore extends MemoryStreamStore {
+      override callsHeldUntil(): Promise<number | undefined> {
+        return Promise.reject(failure);
+      }
+    }
+    for (const store of [new ThrowingStore(), new RejectingStore()]) {
+      expect(await errorOf(call(new SharedBackoff(store), key, 1_000))).toBe(failure);
+    }
+    expect(fake.server.requests).toHaveLength(0);
+  });
+
+  it('once admitted, the call is the subscriber’s own: unsubscribing aborts it mid-stream', async () => {
+    const backoff = new SharedBackoff(new MemoryStreamStore());
+    const key = SharedBackoff.keyFor(fake.client, PARAMS.model);
+    fake.server.enqueue(streamReply(textMessage('Hello there, how are you?'), { stallAfter: 3 }));
+    const seen: unknown[] = [];
+    const subscription = call(backoff, key, 1_000).subscribe((event) => seen.push(event));
+    const [request] = await fake.server.waitForRequests(1);
+    while (seen.length < 3) await sleep(5);
+    subscription.unsubscribe();
+    await request!.closed;
+    expect(request!.closedByClient).toBe(true);
+  });
 });
