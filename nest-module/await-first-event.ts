@@ -6,7 +6,10 @@ export interface AwaitFirstEventOptions<T, R> {
   readonly signal?: AbortSignal | undefined;
   /** How long the resolved Observable waits for its subscriber before the source is unsubscribed. */
   readonly subscribeTimeoutMs: number;
-  /** Applied to the replayed events; the errors of misuse (a late or second subscription) bypass it. */
+  /**
+   * Applied to the source's values as they come, from the start: what it makes is what waits and is replayed. The
+   * errors of misuse (a late or second subscription) bypass it.
+   */
   readonly project: OperatorFunction<T, R>;
   /** Which values resolve the promise; those before it are only buffered. @defaultValue every value */
   readonly isAnswer?: (value: T) => boolean;
@@ -61,6 +64,11 @@ type Ending = { readonly error: unknown } | { readonly complete: true };
  * Subscribes to `source` now and resolves once it has emitted an answer (or completed), with an Observable of what came so
  * far, replayed, then of what comes, live, through `project`; rejects with the source's error if it fails first.
  *
+ * `project` is applied as the source emits, and what it makes is what waits: `toSse` frames each event while it is
+ * the one being delivered, so that its data goes out as it came on the wire (an event framed later, from a buffer, is
+ * serialized again). Answers and errors are told from the source's own values, before `project`, which turns errors
+ * into `error` frames.
+ *
  * This is what lets `sse()` answer a failure before the first event with an HTTP status: the handler's promise is
  * still pending when it fails. The source is unsubscribed (its request aborted) when `signal` aborts before the
  * result is subscribed, when nobody subscribes within `subscribeTimeoutMs` (the client left while the handler was
@@ -81,9 +89,9 @@ export function awaitFirstEvent<T, R>(
       return;
     }
 
-    const buffered: T[] = [];
+    const buffered: R[] = [];
     let ending: Ending | undefined;
-    let consumer: Subscriber<T> | undefined;
+    let consumer: Subscriber<R> | undefined;
     let claimed = false;
     let settled = false;
     let released = false;
@@ -109,7 +117,7 @@ export function awaitFirstEvent<T, R>(
       }
     }
 
-    const replay = new Observable<T>((subscriber) => {
+    const replay = new Observable<R>((subscriber) => {
       consumer = subscriber;
       for (const value of buffered.splice(0)) {
         // A subscriber that leaves on one of them is handed no more (the teardown below still runs).
@@ -140,7 +148,7 @@ export function awaitFirstEvent<T, R>(
         );
         return;
       }
-      return project(replay).subscribe(subscriber);
+      return replay.subscribe(subscriber);
     });
 
     const resolveOnce = () => {
@@ -154,30 +162,45 @@ export function awaitFirstEvent<T, R>(
       unclaimedTimer.unref?.();
     };
 
+    // The source's own values, seen before `project`: an answer resolves (its projection is kept right after, before
+    // anyone can subscribe), an error before one rejects; an error after one goes on to `project`.
+    const watched = new Observable<T>((subscriber) =>
+      source.subscribe({
+        next(value) {
+          if (!settled && (!isAnswer || isAnswer(value))) resolveOnce();
+          subscriber.next(value);
+        },
+        error(error: unknown) {
+          onError?.(error);
+          if (!settled) {
+            settled = true;
+            release();
+            reject(error);
+            return;
+          }
+          subscriber.error(error);
+        },
+        complete() {
+          // An answer of nothing at all (no error) still resolves, once what `project` adds at the end is kept.
+          subscriber.complete();
+          resolveOnce();
+        },
+      }),
+    );
+
     if (signal) unlinkAbort = onceAborted(signal, abortWait);
-    upstream = source.subscribe({
+    upstream = project(watched).subscribe({
       next(value) {
         if (consumer) consumer.next(value);
-        else {
-          buffered.push(value);
-          if (!isAnswer || isAnswer(value)) resolveOnce();
-        }
+        else buffered.push(value);
       },
       error(error: unknown) {
-        onError?.(error);
         if (consumer) consumer.error(error);
-        else if (!settled) {
-          settled = true;
-          release();
-          reject(error);
-        } else ending = { error };
+        else ending = { error };
       },
       complete() {
         if (consumer) consumer.complete();
-        else {
-          ending = { complete: true };
-          resolveOnce();
-        }
+        else ending = { complete: true };
       },
     });
     // The source may have ended synchronously, before `upstream` was assigned for release() to unsubscribe.

@@ -1,5 +1,5 @@
 import { HttpException, type Logger, type MessageEvent } from '@nestjs/common';
-import { identity, of, ReplaySubject, takeUntil, tap, type Observable } from 'rxjs';
+import { of, ReplaySubject, takeUntil, tap, type Observable } from 'rxjs';
 import {
   describeFailure,
   isRunToolsMarker,
@@ -9,6 +9,7 @@ import {
   type ClaudeRxEvent,
   type ResumableStreams,
   type SseErrorData,
+  type SseFrame,
   type SseMessage,
   type SseStoppedData,
 } from '../lib/index.js';
@@ -72,12 +73,13 @@ export class ResumableSseResponder {
     const events$ = start(stopped).pipe(
       tap({ error: (error: unknown) => (running || !signal?.aborted ? this.logFailure(error) : undefined) }),
     );
-    let answered: Observable<ClaudeRxEvent>;
+    let answered: Observable<SseFrame>;
     try {
+      // Framed as they come (see `awaitFirstEvent`): events that wait for the producer keep their wire data.
       answered = await awaitFirstEvent(events$, {
         signal,
         subscribeTimeoutMs,
-        project: identity,
+        project: frames,
         isAnswer: (event) => !isRunToolsMarker(event),
       });
     } catch (error) {
@@ -87,7 +89,7 @@ export class ResumableSseResponder {
       throw httpExceptionFor(error);
     }
     running = true;
-    stream.produce(answered.pipe(frames), { onStopped: (reason) => (stopped.reason = reason) });
+    stream.produce(answered, { onStopped: (reason) => (stopped.reason = reason) });
     return this.reader(stream.read(0), heartbeatMs);
   }
 

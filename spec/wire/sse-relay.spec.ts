@@ -263,6 +263,30 @@ describe('toSseFrames after claudeStream, on claude-rx’s path', () => {
     },
   );
 
+  it('ClaudeStreamService.sse(): events that waited for the route to subscribe still go out as they came', async () => {
+    const { body, dataLines } = upstreamBody(EVENTS);
+    const app = await startApp('express', {
+      apiKey: TEST_API_KEY,
+      baseURL: fake.server.url,
+      clientOptions: { maxRetries: 0 },
+      defaults: { model: 'claude-test-model', max_tokens: 64 },
+      retry: false,
+      sse: { heartbeatMs: false },
+    });
+    try {
+      fake.server.enqueue(recordedReply(body));
+      const messages$ = await app.service.sse({ messages: [{ role: 'user', content: 'hi' }] });
+      // The whole answer arrives before anyone subscribes (as with a fast answer and Nest's own scheduling).
+      await fake.server.waitForRequests(1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const messages = await lastValueFrom(messages$.pipe(toArray()));
+      expect(messages.map((message) => message.type)).toEqual([...EVENTS.map((event) => event.type), 'done']);
+      expect(messages.slice(0, -1).map((message) => message.data)).toEqual(dataLines);
+    } finally {
+      await app.app.close();
+    }
+  });
+
   it('the events themselves are frozen all the way down', async () => {
     fake.server.enqueue(recordedReply(upstreamBody(EVENTS).body));
     const events = await lastValueFrom(claudeStream(fake.client, PARAMS).pipe(toArray()));
