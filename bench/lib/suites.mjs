@@ -149,7 +149,7 @@ export async function streamSuite(kind, { quick, log, url }) {
 /**
  * How a measuring harness may differ from the text suite's (issue 18: an outside harness measured claude-rx at 1.1 to
  * 1.5× the SDK raw stream where this bench said 0.8 to 1.0), each choice alone: the server writing 64 KiB at a time
- * (the client then reads 64 KiB per network read, not 16 KiB), a forced full GC before each measured run (V8 then
+ * (the client then reads up to 64 KiB per network read, not 16 KiB), a forced full GC before each measured run (V8 then
  * drops optimized code that embedded objects the GC freed: each run re-warms the JIT), and the CommonJS build loaded
  * through `require()`.
  */
